@@ -21,8 +21,12 @@ error bad(std::string_view text, std::string_view why) {
   return error{errc::bad_decimal, std::move(msg)};
 }
 
-/// Divides rounding half to even; `den` > 0.
+/// Divides rounding half to even; `den` != 0 (a negative total quantity is a short position).
 int128 div_half_even(int128 num, int128 den) {
+  if (den < 0) {
+    num = -num;
+    den = -den;
+  }
   int128 q = num / den;
   int128 r = num % den;
   if (r < 0)

@@ -149,7 +149,7 @@ std::expected<void, error> validate_new_order(const order& o) {
   if (needs_stop && (o.tif == time_in_force::ioc || o.tif == time_in_force::fok))
     return std::unexpected(invalid("stop orders accept timeInForce day or gtc only"));
   if (o.status != order_status::pending_new)
-    return std::unexpected(invalid("a new order starts as pending_new"));
+    return std::unexpected(invalid("status of a new order must be pending_new"));
   return {};
 }
 

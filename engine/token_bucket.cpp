@@ -55,8 +55,10 @@ void token_bucket::set_interval(nanos interval, steady_time now) {
   if (interval <= nanos::zero())
     throw std::invalid_argument("token_bucket: interval must be positive");
   interval_ = interval;
-  // Drop saved-up tokens: the next token comes one new interval after now at the earliest.
-  tat_ = std::max(tat_, now + interval_ * static_cast<std::int64_t>(burst_ - 1));
+  // The bucket restarts empty at the new rate: the next token comes one new interval after
+  // now (a token is available once now >= tat - (burst - 1) * interval). Debt counted at the
+  // old rate is not carried over, so going back to a faster rate takes effect at once.
+  tat_ = now + interval_ * static_cast<std::int64_t>(burst_);
 }
 
 sliding_window::sliding_window(std::uint32_t limit, nanos window)
@@ -68,8 +70,9 @@ sliding_window::sliding_window(std::uint32_t limit, nanos window)
 }
 
 std::uint32_t sliding_window::in_window(steady_time now) const {
+  // The window is closed: a take at exactly now - window still counts, as in wait_time.
   auto start = now - window_;
-  auto first = std::upper_bound(stamps_.begin(), stamps_.end(), start);
+  auto first = std::lower_bound(stamps_.begin(), stamps_.end(), start);
   return static_cast<std::uint32_t>(stamps_.end() - first);
 }
 

@@ -37,7 +37,8 @@ public:
   void block_until(steady_time until);
 
   /// Changes the rate from `now` on (e.g. slowing down after pacing violations); the saved-up
-  /// tokens are dropped so the new rate holds immediately.
+  /// tokens are dropped so the new rate holds immediately: the next token comes one new
+  /// interval after `now`, whether the rate went down or back up. A pushback still holds.
   void set_interval(nanos interval, steady_time now);
 
   [[nodiscard]] nanos interval() const noexcept { return interval_; }
@@ -51,16 +52,19 @@ private:
   steady_time blocked_until_;
 };
 
-/// A strict sliding-window cap: at most `limit` takes in any window of length `window`, the
-/// way brokers count (Schwab 120/min, Alpaca 200/min). Keeps the last `limit` timestamps.
+/// A strict sliding-window cap: at most `limit` takes in any window of length `window`, both
+/// bounds included, the way brokers count (Schwab 120/min, Alpaca 200/min). Keeps the last
+/// `limit` timestamps. `now` must not go backwards. Not thread-safe: one owner calls it.
 class sliding_window {
 public:
   /// `limit` >= 1 and `window` > 0, else std::invalid_argument.
   sliding_window(std::uint32_t limit, nanos window);
 
+  /// Takes one slot if fewer than `limit` takes lie in [now - window, now].
   bool try_take(steady_time now);
+  /// Zero when a slot is free at `now`, else how long until the oldest counted take leaves.
   [[nodiscard]] nanos wait_time(steady_time now) const;
-  /// Takes within the window ending at `now`.
+  /// Takes within the window ending at `now`: [now - window, now], both bounds included.
   [[nodiscard]] std::uint32_t in_window(steady_time now) const;
 
 private:

@@ -25,7 +25,11 @@ enum class event_source : std::uint8_t {
   local,
 };
 
+/// "broker", "reconcile" or "local".
 std::string_view to_string(event_source x) noexcept;
+
+/// Text → `event_source`; `unknown_enum_value` names the field and lists the accepted values.
+std::expected<event_source, engine::error> parse_event_source(std::string_view text);
 
 /// Event type names: a contract with replay tooling and subscribers; add, never rename.
 namespace event_types {
@@ -85,7 +89,8 @@ struct event {
 
 using event_batch = std::vector<event>;
 
-/// Builds the order.submitted event for `o` (seq and ts are set by the log).
+/// Builds the order.submitted event for `o`: none → pending_new with every order field,
+/// `source` local (seq and ts are set by the log).
 event make_submitted_event(const engine::order& o);
 
 } // namespace brokerd::persistence

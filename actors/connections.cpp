@@ -1,0 +1,40 @@
+#include "actors/connections.hpp"
+
+#include "actors/brokers/paper/session.hpp"
+
+namespace brokerd::actors {
+
+std::expected<session_factory, std::string> factory_for(engine::broker_id broker,
+                                                        const broker_resources& resources) {
+  switch (broker) {
+    case engine::broker_id::paper: {
+      if (!resources.paper_book)
+        return std::unexpected(std::string{"the paper book is not open"});
+      auto store = resources.paper_book;
+      return session_factory{[store](caf::local_actor* parent, const connection_spec& spec,
+                                     caf::actor supervisor, caf::actor sink) {
+        return paper::spawn_session(parent, spec, std::move(supervisor), std::move(sink), store);
+      }};
+    }
+    case engine::broker_id::alpaca:
+    case engine::broker_id::ibkr:
+    case engine::broker_id::schwab:
+      break;
+  }
+  return std::unexpected("broker " + std::string{engine::to_string(broker)} +
+                         " is not available in this build");
+}
+
+std::expected<connection_spec, std::string> to_spec(const persistence::connection_record& rec) {
+  auto broker = engine::parse_broker_id(rec.broker);
+  if (!broker)
+    return std::unexpected("connection " + rec.id + ": " + broker.error().message);
+  connection_spec spec;
+  spec.id = rec.id;
+  spec.user = rec.user;
+  spec.broker = *broker;
+  spec.settings = rec.settings;
+  return spec;
+}
+
+} // namespace brokerd::actors

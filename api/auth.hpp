@@ -1,0 +1,44 @@
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "persistence/event_log.hpp"
+#include "persistence/records.hpp"
+
+namespace brokerd::api {
+
+/// Lower-case hex SHA-256 of `data` (OpenSSL EVP).
+std::string sha256_hex(std::string_view data);
+
+/// `bytes` random bytes from OpenSSL's CSPRNG, hex encoded. Throws std::runtime_error when
+/// the generator fails (it never returns a weak value).
+std::string random_hex(std::size_t bytes);
+
+/// Extracts the token of an "Authorization: Bearer <token>" header; nullopt when the header
+/// is missing, of another scheme, or the token is not 16..256 visible ASCII characters.
+std::optional<std::string> bearer_token(std::string_view authorization);
+
+/// Resolves a bearer token to its user through the registry (tokens are stored only as
+/// their SHA-256). nullopt for an unknown token or a user that no longer exists.
+std::optional<persistence::user_record> authenticate(const persistence::event_log& log,
+                                                     std::string_view token);
+
+/// What `bootstrap_admin` did.
+struct admin_bootstrap {
+  std::string user_id;
+  /// True when this call created the admin and wrote a new token file.
+  bool created = false;
+  std::filesystem::path token_file;
+};
+
+/// On first start (no user in the registry) creates the admin user and its API token, stores
+/// the token's hash (synced), and writes the token to `data_dir/admin-token` with mode 0600.
+/// Later starts return the existing admin. Runs before any actor writes the log.
+std::expected<admin_bootstrap, std::string> bootstrap_admin(persistence::event_log& log,
+                                                            const std::filesystem::path& data_dir);
+
+} // namespace brokerd::api

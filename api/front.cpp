@@ -1,0 +1,307 @@
+#include "api/front.hpp"
+
+#include <map>
+
+#include "actors/logging.hpp"
+#include "api/auth.hpp"
+#include "api/json_io.hpp"
+#include "persistence/event_codec.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::http_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::responder)
+
+namespace brokerd::api {
+
+namespace {
+
+using namespace brokerd::actors;
+
+struct connection_view {
+  persistence::connection_record record;
+  caf::actor supervisor;
+  std::string state = "connecting";
+  std::string reason;
+  std::int64_t state_since_ns = 0;
+  std::int64_t last_sync_ns = 0;
+};
+
+struct front_state {
+  front_config cfg;
+  std::map<std::string, connection_view> conns;
+  bool stopping = false;
+  static inline const char* name = "http_front";
+};
+
+using self_ptr = caf::stateful_actor<front_state>*;
+
+http_response json(unsigned status, std::string body) {
+  http_response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+http_response error_response(unsigned status, std::string code, std::string message) {
+  return json(status, error_body(api_error{status, std::move(code), std::move(message)}));
+}
+
+http_response error_response(const api_error& e) {
+  return json(e.status, error_body(e));
+}
+
+/// Maps an actor error to the HTTP answer a client can act on.
+http_response from_error(const caf::error& err) {
+  if (err == caf::sec::request_timeout)
+    return error_response(504, "timeout", "the request timed out; its outcome may be unknown");
+  auto info = describe(err);
+  if (!info.code)
+    return error_response(500, "internal_error", "internal error");
+  switch (*info.code) {
+    case errc::unknown_connection:
+      return error_response(404, "unknown_connection", info.message);
+    case errc::unknown_order:
+      return error_response(404, "unknown_order", info.message);
+    case errc::invalid_order:
+      return error_response(400, "invalid_order", info.message);
+    case errc::order_not_cancelable:
+      return error_response(409, "order_not_cancelable", info.message);
+    case errc::not_found_at_broker:
+      return error_response(404, "not_found_at_broker", info.message);
+    case errc::broker_rejected:
+      return error_response(502, "broker_rejected", info.message);
+    case errc::session_unavailable:
+      return error_response(503, "session_unavailable", info.message);
+    case errc::log_write_failed:
+      return error_response(503, "log_write_failed", info.message);
+    case errc::queue_full: {
+      auto r = error_response(503, "queue_full", info.message);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    case errc::shutting_down:
+      return error_response(503, "shutting_down", info.message);
+  }
+  return error_response(500, "internal_error", "internal error");
+}
+
+std::string status_of(const std::string& state) {
+  if (state == "ready")
+    return "connected";
+  if (state == "auth_required")
+    return "auth_required";
+  if (state == "backoff")
+    return "error";
+  if (state == "stopped")
+    return "disconnected";
+  return "connecting";
+}
+
+std::string configured_json(const front_state& st, const std::string& user) {
+  std::string out = R"({"connections":[)";
+  bool first = true;
+  for (const auto& [id, c] : st.conns) {
+    if (c.record.user != user)
+      continue;
+    if (!first)
+      out += ',';
+    first = false;
+    out += R"({"id":")" + id + R"(","broker":")" + c.record.broker + R"(","isPaperTrading":)" +
+           (c.record.paper_trading ? "true" : "false") + R"(,"isActive":)" +
+           (c.record.active ? "true" : "false") + R"(,"status":")" + status_of(c.state) +
+           R"(","state":")" + c.state + R"(","connectedAt":")" +
+           iso8601_ms(c.record.created_ns) + R"(")";
+    if (c.last_sync_ns != 0)
+      out += R"(,"lastSyncAt":")" + iso8601_ms(c.last_sync_ns) + R"(")";
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+void handle_api(self_ptr self, const persistence::user_record& user, http_request& req,
+                responder& respond) {
+  auto& st = self->state;
+  const auto& path = req.path;
+  const auto& method = req.method;
+  auto timeout = st.cfg.timeout;
+
+  if (path == "/api/brokers/user/configured") {
+    if (method != "GET")
+      return respond(error_response(405, "method_not_allowed", "use GET"));
+    return respond(json(200, configured_json(st, user.id)));
+  }
+  if (path == "/api/orders") {
+    if (method == "POST") {
+      auto parsed = parse_order_request(req.body);
+      if (!parsed)
+        return respond(error_response(parsed.error()));
+      auto o = std::move(*parsed);
+      o.user = user.id;
+      if (!st.conns.contains(o.connection) || st.conns[o.connection].record.user != user.id)
+        return respond(error_response(404, "unknown_connection",
+                                      "no connection " + o.connection));
+      self->request(st.cfg.router, timeout, place_atom_v, std::move(o))
+          .then(
+              [respond](place_result& r) {
+                respond(json(r.created ? 201 : 200, order_json(r.order)));
+              },
+              [respond](caf::error& err) { respond(from_error(err)); });
+      return;
+    }
+    if (method == "GET") {
+      std::string conn_id{query_value(req.query, "connectionId").value_or("")};
+      self->request(st.cfg.router, timeout, list_atom_v, user.id, conn_id)
+          .then([respond](order_list& orders) { respond(json(200, orders_json(orders))); },
+                [respond](caf::error& err) { respond(from_error(err)); });
+      return;
+    }
+    return respond(error_response(405, "method_not_allowed", "use GET or POST"));
+  }
+  if (auto params = route_match("/api/orders/:id", path)) {
+    auto id = (*params)["id"];
+    if (method == "GET") {
+      self->request(st.cfg.router, timeout, get_atom_v, user.id, id)
+          .then([respond](engine::order& o) { respond(json(200, order_json(o))); },
+                [respond](caf::error& err) { respond(from_error(err)); });
+      return;
+    }
+    if (method == "DELETE") {
+      self->request(st.cfg.router, timeout, cancel_atom_v, user.id, id)
+          .then([respond](engine::order& o) { respond(json(202, order_json(o))); },
+                [respond](caf::error& err) { respond(from_error(err)); });
+      return;
+    }
+    return respond(error_response(405, "method_not_allowed", "use GET or DELETE"));
+  }
+  if (path == "/api/events") {
+    if (method != "GET")
+      return respond(error_response(405, "method_not_allowed", "use GET"));
+    auto since = query_uint(req.query, "since");
+    if (!since)
+      return respond(error_response(since.error()));
+    auto limit = query_uint(req.query, "limit", 1000);
+    if (!limit)
+      return respond(error_response(limit.error()));
+    auto from = since->value_or(1);
+    auto count = static_cast<std::uint32_t>(limit->value_or(100));
+    if (count == 0)
+      return respond(error_response(400, "invalid_query", "limit must be 1..1000"));
+    bool admin = user.admin;
+    auto uid = user.id;
+    self->request(st.cfg.log, timeout, read_atom_v, from, count)
+        .then(
+            [respond, admin, uid, from](persistence::event_batch& events) {
+              std::string body = R"({"events":[)";
+              bool first = true;
+              auto next = from;
+              for (const auto& ev : events) {
+                next = ev.seq + 1;
+                if (!admin && ev.user != uid)
+                  continue;
+                if (!first)
+                  body += ',';
+                first = false;
+                body += persistence::encode_event(ev);
+              }
+              body += R"(],"nextSeq":)" + std::to_string(next) + "}";
+              respond(json(200, std::move(body)));
+            },
+            [respond](caf::error& err) { respond(from_error(err)); });
+    return;
+  }
+  for (const char* what : {"balance", "positions"}) {
+    auto params = route_match(std::string{"/api/connections/:id/"} + what, path);
+    if (!params)
+      continue;
+    if (method != "GET")
+      return respond(error_response(405, "method_not_allowed", "use GET"));
+    auto it = st.conns.find((*params)["id"]);
+    if (it == st.conns.end() || it->second.record.user != user.id)
+      return respond(error_response(404, "unknown_connection", "no connection " + (*params)["id"]));
+    auto conn_id = it->first;
+    if (std::string_view{what} == "balance") {
+      self->request(it->second.supervisor, timeout, balance_atom_v)
+          .then(
+              [self, respond, conn_id](engine::balance& b) {
+                if (auto c = self->state.conns.find(conn_id); c != self->state.conns.end())
+                  c->second.last_sync_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count();
+                respond(json(200, balance_json(b)));
+              },
+              [respond](caf::error& err) { respond(from_error(err)); });
+    } else {
+      self->request(it->second.supervisor, timeout, positions_atom_v)
+          .then([respond](engine::position_list& p) { respond(json(200, positions_json(p))); },
+                [respond](caf::error& err) { respond(from_error(err)); });
+    }
+    return;
+  }
+  respond(error_response(404, "not_found", "no route " + method + " " + path));
+}
+
+} // namespace
+
+caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
+  auto impl = [](self_ptr self, front_config c) -> caf::behavior {
+    self->state.cfg = std::move(c);
+    // Live connection states come from the log, like every other subscriber's view.
+    self->request(self->state.cfg.log, caf::infinite, subscribe_atom_v, caf::actor{self},
+                  self->state.cfg.reader->last_seq() + 1)
+        .then([](std::uint64_t) {},
+              [](caf::error& err) {
+                log::error("http_front", "cannot subscribe to the event log: " +
+                                             describe(err).message);
+              });
+    return {
+        [self](http_atom, http_request& req, responder& respond) {
+          auto& st = self->state;
+          if (st.stopping)
+            return respond(error_response(503, "shutting_down", "brokerd is shutting down"));
+          if (req.path == "/healthz") {
+            if (req.method != "GET" && req.method != "HEAD")
+              return respond(error_response(405, "method_not_allowed", "use GET"));
+            return respond(json(200, R"({"status":"ok"})"));
+          }
+          if (!req.path.starts_with("/api/"))
+            return respond(error_response(404, "not_found", "no route " + req.path));
+          auto token = bearer_token(req.authorization);
+          if (!token)
+            return respond(error_response(401, "unauthorized",
+                                          "send 'Authorization: Bearer <token>'"));
+          auto user = authenticate(*st.cfg.reader, *token);
+          if (!user)
+            return respond(error_response(401, "unauthorized", "unknown or revoked token"));
+          handle_api(self, *user, req, respond);
+        },
+        [self](attach_atom, persistence::connection_record& rec, caf::actor& sup) {
+          auto id = rec.id;
+          auto& view = self->state.conns[id];
+          view.record = std::move(rec);
+          view.supervisor = std::move(sup);
+        },
+        [self](event_atom, const persistence::event& ev) {
+          if (ev.type != persistence::event_types::connection_state)
+            return;
+          auto it = self->state.conns.find(ev.connection);
+          if (it == self->state.conns.end())
+            return;
+          it->second.state = ev.state;
+          it->second.reason = ev.reason;
+          it->second.state_since_ns = ev.ts_ns;
+          if (ev.state == "ready")
+            it->second.last_sync_ns = ev.ts_ns;
+        },
+        [self](stop_atom) { self->state.stopping = true; },
+    };
+  };
+  return sys.spawn(impl, std::move(cfg));
+}
+
+request_handler make_request_handler(caf::actor front) {
+  return [front](http_request req, responder respond) {
+    caf::anon_send(front, http_atom_v, std::move(req), std::move(respond));
+  };
+}
+
+} // namespace brokerd::api

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+
+#include "actors/messages.hpp"
+#include "api/http_server.hpp"
+#include "persistence/records.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::persistence::connection_record)
+
+namespace brokerd::api {
+
+/// What the front actor talks to.
+struct front_config {
+  /// For registry reads (tokens, users, connections) on the front's own thread; all writes
+  /// go through `log`.
+  std::shared_ptr<persistence::event_log> reader;
+  actors::event_log_actor log;
+  caf::actor router;
+  /// How long the front waits for the router or a session before answering 504.
+  std::chrono::milliseconds timeout{15'000};
+};
+
+/// Spawns the HTTP front actor: authenticates every /api request (bearer token), routes it,
+/// asks the router, the event log or a connection's supervisor, and answers through the
+/// request's responder. Handles (attach_atom, connection_record, supervisor) to learn the
+/// connections it serves and (stop_atom) to refuse new requests with 503 during shutdown.
+caf::actor spawn_front(caf::actor_system& sys, front_config cfg);
+
+/// The request handler for `http_server`: forwards each request to `front` (thread-safe,
+/// never blocks the io thread).
+request_handler make_request_handler(caf::actor front);
+
+} // namespace brokerd::api

@@ -1,0 +1,116 @@
+#include "config/options.hpp"
+
+#include <charconv>
+#include <optional>
+
+namespace brokerd::config {
+
+namespace {
+
+template <class T>
+std::expected<T, std::string> parse_uint(const std::string& name, const std::string& text,
+                                         T max) {
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty() || v > max)
+    return std::unexpected("--" + name + " needs a number from 0 to " + std::to_string(max) +
+                           ", got '" + text + "'");
+  return static_cast<T>(v);
+}
+
+std::expected<bool, std::string> parse_bool(const std::string& name, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes")
+    return true;
+  if (text == "false" || text == "0" || text == "no")
+    return false;
+  return std::unexpected("--" + name + " needs true or false, got '" + text + "'");
+}
+
+} // namespace
+
+std::string usage() {
+  return "usage: brokerd [options]\n"
+         "  --data-dir DIR            event log, paper book and admin token (default "
+         "./brokerd-data)\n"
+         "  --bind ADDR               HTTP bind address (default 127.0.0.1)\n"
+         "  --http-port N             HTTP port, 0 for any free port (default 8080)\n"
+         "  --demo                    give the admin user a paper connection if it has none\n"
+         "  --sync-status-events B    fsync every status event (default true)\n"
+         "  --scheduler-threads N     actor worker threads (default 2)\n"
+         "  --paper-tick-ms N         price step of the demo paper connection (default 250)\n"
+         "  --help                    this text\n";
+}
+
+std::expected<options, std::string> parse(const std::vector<std::string>& args) {
+  options opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto arg = args[i];
+    if (!arg.starts_with("--"))
+      return std::unexpected("unexpected argument '" + arg + "'");
+    std::string name = arg.substr(2);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    auto flag = [&]() -> std::expected<void, std::string> {
+      if (inline_value)
+        return std::unexpected("--" + name + " takes no value");
+      return {};
+    };
+    auto value = [&]() -> std::expected<std::string, std::string> {
+      if (inline_value)
+        return *inline_value;
+      if (i + 1 >= args.size())
+        return std::unexpected("--" + name + " needs a value");
+      return args[++i];
+    };
+    if (name == "help") {
+      if (auto ok = flag(); !ok)
+        return std::unexpected(ok.error());
+      opts.help = true;
+    } else if (name == "demo") {
+      if (auto ok = flag(); !ok)
+        return std::unexpected(ok.error());
+      opts.demo = true;
+    } else if (name == "data-dir" || name == "bind" || name == "http-port" ||
+               name == "sync-status-events" || name == "scheduler-threads" ||
+               name == "paper-tick-ms") {
+      auto v = value();
+      if (!v)
+        return std::unexpected(v.error());
+      if (name == "data-dir") {
+        if (v->empty())
+          return std::unexpected(std::string{"--data-dir needs a directory"});
+        opts.data_dir = *v;
+      } else if (name == "bind") {
+        opts.bind_address = *v;
+      } else if (name == "http-port") {
+        auto p = parse_uint<std::uint16_t>(name, *v, 65535);
+        if (!p)
+          return std::unexpected(p.error());
+        opts.http_port = *p;
+      } else if (name == "sync-status-events") {
+        auto b = parse_bool(name, *v);
+        if (!b)
+          return std::unexpected(b.error());
+        opts.sync_status_events = *b;
+      } else if (name == "scheduler-threads") {
+        auto n = parse_uint<std::uint32_t>(name, *v, 64);
+        if (!n || *n == 0)
+          return std::unexpected(std::string{"--scheduler-threads needs 1..64"});
+        opts.scheduler_threads = *n;
+      } else {
+        auto n = parse_uint<std::uint32_t>(name, *v, 60'000);
+        if (!n || *n == 0)
+          return std::unexpected(std::string{"--paper-tick-ms needs 1..60000"});
+        opts.paper_tick_ms = *n;
+      }
+    } else {
+      return std::unexpected("unknown option --" + name);
+    }
+  }
+  return opts;
+}
+
+} // namespace brokerd::config

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace brokerd::config {
+
+/// brokerd's command line. Every option has a default that is safe on a workstation: bound
+/// to loopback, data in ./brokerd-data, status events fsynced.
+struct options {
+  /// --data-dir: the RocksDB event log, the paper book and the admin token live here.
+  std::filesystem::path data_dir = "brokerd-data";
+  /// --bind: address of the HTTP front (loopback unless told otherwise).
+  std::string bind_address = "127.0.0.1";
+  /// --http-port: port of the HTTP front; 0 picks a free one (printed at start).
+  std::uint16_t http_port = 8080;
+  /// --demo: create a paper connection for the admin user if none exists.
+  bool demo = false;
+  /// --sync-status-events=true|false: fsync every order status event (the intent is always
+  /// fsynced).
+  bool sync_status_events = true;
+  /// --scheduler-threads: CAF worker threads (the machine has 2 cores; CAF would start 4+).
+  std::uint32_t scheduler_threads = 2;
+  /// --paper-tick-ms: price step of demo paper connections.
+  std::uint32_t paper_tick_ms = 250;
+  bool help = false;
+};
+
+/// The usage text printed by --help and on errors.
+std::string usage();
+
+/// Parses `--name value` and `--name=value` forms. An unknown option, a missing or bad value
+/// is an error naming the option.
+std::expected<options, std::string> parse(const std::vector<std::string>& args);
+
+} // namespace brokerd::config

@@ -1,0 +1,162 @@
+#include "persistence/records.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace brokerd::persistence {
+
+namespace {
+
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put(writer& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+error corrupt(std::string_view what, std::string_view field) {
+  return error{errc::corrupt_record,
+               std::string{what} + " record: field '" + std::string{field} +
+                   "' is missing or has the wrong type"};
+}
+
+std::expected<rapidjson::Document, error> parse(std::string_view json, std::string_view what) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return std::unexpected(
+        error{errc::corrupt_record, std::string{what} + " record is not a JSON object"});
+  return doc;
+}
+
+std::expected<std::string, error> str(const rapidjson::Value& v, const char* key,
+                                      std::string_view what) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || !it->value.IsString())
+    return std::unexpected(corrupt(what, key));
+  return std::string{it->value.GetString(), it->value.GetStringLength()};
+}
+
+std::expected<bool, error> boolean(const rapidjson::Value& v, const char* key,
+                                   std::string_view what) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || !it->value.IsBool())
+    return std::unexpected(corrupt(what, key));
+  return it->value.GetBool();
+}
+
+std::expected<std::int64_t, error> int64(const rapidjson::Value& v, const char* key,
+                                         std::string_view what) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || !it->value.IsInt64())
+    return std::unexpected(corrupt(what, key));
+  return it->value.GetInt64();
+}
+
+} // namespace
+
+std::string encode_user(const user_record& u) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  put(w, "id", u.id);
+  put(w, "email", u.email);
+  put(w, "tier", u.tier);
+  w.Key("admin");
+  w.Bool(u.admin);
+  w.Key("createdAt");
+  w.Int64(u.created_ns);
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::expected<user_record, error> decode_user(std::string_view json) {
+  auto doc = parse(json, "user");
+  if (!doc)
+    return std::unexpected(doc.error());
+  user_record u;
+  auto id = str(*doc, "id", "user");
+  auto email = str(*doc, "email", "user");
+  auto tier = str(*doc, "tier", "user");
+  auto admin = boolean(*doc, "admin", "user");
+  auto created = int64(*doc, "createdAt", "user");
+  for (auto* e : {&id, &email, &tier})
+    if (!*e)
+      return std::unexpected(e->error());
+  if (!admin)
+    return std::unexpected(admin.error());
+  if (!created)
+    return std::unexpected(created.error());
+  u.id = *id;
+  u.email = *email;
+  u.tier = *tier;
+  u.admin = *admin;
+  u.created_ns = *created;
+  return u;
+}
+
+std::string encode_connection(const connection_record& c) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  put(w, "id", c.id);
+  put(w, "user", c.user);
+  put(w, "broker", c.broker);
+  w.Key("paperTrading");
+  w.Bool(c.paper_trading);
+  w.Key("active");
+  w.Bool(c.active);
+  w.Key("createdAt");
+  w.Int64(c.created_ns);
+  w.Key("settings");
+  w.StartArray();
+  for (const auto& [k, v] : c.settings) {
+    w.StartArray();
+    w.String(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    w.EndArray();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::expected<connection_record, error> decode_connection(std::string_view json) {
+  auto doc = parse(json, "connection");
+  if (!doc)
+    return std::unexpected(doc.error());
+  connection_record c;
+  auto id = str(*doc, "id", "connection");
+  auto user = str(*doc, "user", "connection");
+  auto broker = str(*doc, "broker", "connection");
+  auto paper = boolean(*doc, "paperTrading", "connection");
+  auto active = boolean(*doc, "active", "connection");
+  auto created = int64(*doc, "createdAt", "connection");
+  for (auto* e : {&id, &user, &broker})
+    if (!*e)
+      return std::unexpected(e->error());
+  for (auto* e : {&paper, &active})
+    if (!*e)
+      return std::unexpected(e->error());
+  if (!created)
+    return std::unexpected(created.error());
+  c.id = *id;
+  c.user = *user;
+  c.broker = *broker;
+  c.paper_trading = *paper;
+  c.active = *active;
+  c.created_ns = *created;
+  auto it = doc->FindMember("settings");
+  if (it == doc->MemberEnd() || !it->value.IsArray())
+    return std::unexpected(corrupt("connection", "settings"));
+  for (const auto& pair : it->value.GetArray()) {
+    if (!pair.IsArray() || pair.Size() != 2 || !pair[0].IsString() || !pair[1].IsString())
+      return std::unexpected(corrupt("connection", "settings"));
+    c.settings.emplace_back(std::string{pair[0].GetString(), pair[0].GetStringLength()},
+                            std::string{pair[1].GetString(), pair[1].GetStringLength()});
+  }
+  return c;
+}
+
+} // namespace brokerd::persistence

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+namespace brokerd::test {
+
+/// Polls `predicate` every `poll_interval` until it returns true (→ true) or `timeout` has
+/// passed (→ false, after one last check). The bounded replacement for a bare sleep.
+template <class Predicate>
+bool wait_until(Predicate&& predicate, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll_interval = std::chrono::milliseconds{10}) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (predicate())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(poll_interval);
+  }
+}
+
+/// True once a TCP connection to 127.0.0.1:`port` succeeds within `timeout`.
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
+
+/// A port that was free on 127.0.0.1 a moment ago (bound to port 0, read, closed). Another
+/// process may take it before the caller binds it. Throws std::runtime_error on failure.
+std::uint16_t free_port();
+
+} // namespace brokerd::test

@@ -1,0 +1,374 @@
+// brokerctl: reads brokerd's event log with no server running (or next to a running one).
+//
+//   brokerctl replay --data-dir D [--order ID] [--since SEQ] [--limit N] [--follow]
+//                    [--format jsonl|table]
+//   brokerctl verify --data-dir D
+//   brokerctl state  --data-dir D [--at SEQ] [--format jsonl|table]
+
+#include <algorithm>
+#include <chrono>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <expected>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "persistence/database.hpp"
+#include "persistence/event_codec.hpp"
+#include "persistence/event_log.hpp"
+#include "persistence/order_projection.hpp"
+#include "persistence/verify.hpp"
+#include "tools/brokerctl/output.hpp"
+
+namespace brokerd::brokerctl {
+
+namespace {
+
+using persistence::event_log;
+using persistence::open_mode;
+using persistence::read_record;
+
+/// Exit codes (sysexits.h where one fits).
+enum exit_code : int {
+  exit_ok = 0,
+  exit_faults = 1,
+  exit_damaged = 2,
+  exit_usage = 64,
+  exit_no_input = 66,
+  exit_io = 74,
+};
+
+constexpr std::string_view usage_text =
+    R"(usage: brokerctl <command> --data-dir DIR [options]
+
+commands:
+  replay   print the events of the log
+             --order ID      only the events of order ID
+             --since SEQ     start at sequence number SEQ (default 1)
+             --limit N       print at most N events
+             --follow        keep printing new events of a running brokerd until
+                             SIGINT or SIGTERM (polls every 200 ms)
+             --format F      jsonl (default) or table
+  verify   check sequence numbers, decoding and every order's transitions;
+           prints each fault and a summary line
+  state    rebuild every order from the log
+             --at SEQ        as of sequence number SEQ (default: the end of the log)
+             --format F      jsonl (default) or table
+  help     print this text
+
+The database is opened read-only when no process holds it, and as a secondary
+(following the running writer) otherwise.
+
+exit status: 0 success, 1 verify found faults, 2 damaged records were read,
+             64 usage error, 66 no database at DIR, 74 the database could not be read
+)";
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+extern "C" void on_stop_signal(int) { stop_requested = 1; }
+
+struct options {
+  std::string command;
+  std::string data_dir;
+  std::optional<std::string> order;
+  std::uint64_t since = 1;
+  std::optional<std::uint64_t> limit;
+  bool follow = false;
+  bool table = false;
+  std::optional<std::uint64_t> at;
+};
+
+struct usage_error {
+  std::string message;
+};
+
+void write_out(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+void write_err(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+    return std::nullopt;
+  return v;
+}
+
+std::expected<options, usage_error> parse_args(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty())
+    return std::unexpected(usage_error{"missing command"});
+  options o;
+  o.command = args[0];
+  static const std::map<std::string_view, std::set<std::string_view>> allowed{
+      {"replay", {"--data-dir", "--order", "--since", "--limit", "--follow", "--format"}},
+      {"verify", {"--data-dir"}},
+      {"state", {"--data-dir", "--at", "--format"}},
+  };
+  auto command = allowed.find(o.command);
+  if (command == allowed.end())
+    return std::unexpected(usage_error{"unknown command '" + o.command + "'"});
+
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string_view flag = arg;
+    std::optional<std::string_view> value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    if (!command->second.contains(flag))
+      return std::unexpected(usage_error{arg.starts_with("--")
+                                             ? "unknown option '" + std::string{flag} +
+                                                   "' for " + o.command
+                                             : "unexpected argument '" + std::string{arg} +
+                                                   "'"});
+    if (flag == "--follow") {
+      if (value)
+        return std::unexpected(usage_error{"--follow takes no value"});
+      o.follow = true;
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size())
+        return std::unexpected(usage_error{std::string{flag} + " needs a value"});
+      value = args[++i];
+    }
+    auto number = [&]() -> std::expected<std::uint64_t, usage_error> {
+      auto n = parse_u64(*value);
+      if (!n)
+        return std::unexpected(usage_error{std::string{flag} + " needs a non-negative integer, not '" +
+                                           std::string{*value} + "'"});
+      return *n;
+    };
+    if (flag == "--data-dir") {
+      if (value->empty())
+        return std::unexpected(usage_error{"--data-dir must not be empty"});
+      o.data_dir = *value;
+    } else if (flag == "--order") {
+      o.order = std::string{*value};
+    } else if (flag == "--format") {
+      if (*value != "jsonl" && *value != "table")
+        return std::unexpected(usage_error{"--format must be jsonl or table, not '" +
+                                           std::string{*value} + "'"});
+      o.table = *value == "table";
+    } else {
+      auto n = number();
+      if (!n)
+        return std::unexpected(n.error());
+      if (flag == "--since")
+        o.since = *n;
+      else if (flag == "--limit")
+        o.limit = *n;
+      else
+        o.at = *n;
+    }
+  }
+  if (o.data_dir.empty())
+    return std::unexpected(usage_error{"missing --data-dir"});
+  return o;
+}
+
+int exit_for(const persistence::error& e) {
+  return e.code == persistence::errc::not_found ? exit_no_input : exit_io;
+}
+
+std::expected<event_log, int> open_log(const options& o) {
+  auto held = persistence::database::is_held_by_writer(o.data_dir);
+  if (!held) {
+    write_err("brokerctl: " + held.error().to_string() + "\n");
+    return std::unexpected(exit_io);
+  }
+  open_mode mode = (o.follow || *held) ? open_mode::secondary : open_mode::read_only;
+  auto log = event_log::open(o.data_dir, mode);
+  if (!log) {
+    write_err("brokerctl: " + log.error().to_string() + "\n");
+    return std::unexpected(exit_for(log.error()));
+  }
+  return std::move(*log);
+}
+
+void report_damaged(std::uint64_t seq, const persistence::error& e) {
+  write_err("brokerctl: seq " + std::to_string(seq) + ": damaged record: " + e.to_string() +
+            "\n");
+}
+
+/// Prints records for `replay`, counting what it printed against the limit.
+class replay_printer {
+public:
+  explicit replay_printer(const options& o) : options_(o) {
+    if (options_.table)
+      write_out(replay_table_header());
+  }
+
+  /// Prints one record if it passes the filters. False once the limit is reached.
+  bool print(const read_record& r) {
+    if (done())
+      return false;
+    if (r.seq < options_.since)
+      return true;
+    if (!r.value) {
+      damaged_ = true;
+      report_damaged(r.seq, r.value.error());
+      return !done();
+    }
+    if (options_.order && r.value->order_id != *options_.order)
+      return true;
+    if (options_.table) {
+      write_out(replay_table_row(*r.value));
+    } else {
+      persistence::encode_event_into(*r.value, line_);
+      line_.push_back('\n');
+      write_out(line_);
+    }
+    ++printed_;
+    return !done();
+  }
+
+  [[nodiscard]] bool done() const { return options_.limit && printed_ >= *options_.limit; }
+  [[nodiscard]] bool damaged() const { return damaged_; }
+
+private:
+  const options& options_;
+  std::uint64_t printed_ = 0;
+  bool damaged_ = false;
+  std::string line_;
+};
+
+int run_replay(const options& o) {
+  auto log = open_log(o);
+  if (!log)
+    return log.error();
+  replay_printer printer{o};
+  std::uint64_t next = o.since;
+
+  if (o.order) {
+    auto records = log->read_order(*o.order);
+    if (!records) {
+      write_err("brokerctl: " + records.error().to_string() + "\n");
+      return exit_io;
+    }
+    for (const auto& r : *records)
+      if (!printer.print(r))
+        break;
+    next = std::max(next, log->last_seq() + 1);
+  } else if (!o.follow) {
+    auto ok = log->scan(o.since, std::numeric_limits<std::uint64_t>::max(),
+                        [&](read_record& r) { return printer.print(r); });
+    if (!ok) {
+      write_err("brokerctl: " + ok.error().to_string() + "\n");
+      return exit_io;
+    }
+  }
+  std::fflush(stdout);
+
+  if (o.follow) {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    constexpr std::size_t chunk = 4096;
+    while (stop_requested == 0 && !printer.done()) {
+      auto records = log->poll_after(next - 1, chunk);
+      if (!records) {
+        write_err("brokerctl: " + records.error().to_string() + "\n");
+        return exit_io;
+      }
+      for (const auto& r : *records) {
+        next = std::max(next, r.seq + 1);
+        if (!printer.print(r))
+          break;
+      }
+      std::fflush(stdout);
+      if (records->size() < chunk)
+        std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    }
+  }
+  return printer.damaged() ? exit_damaged : exit_ok;
+}
+
+int run_verify(const options& o) {
+  auto log = open_log(o);
+  if (!log)
+    return log.error();
+  auto report = persistence::verify_log(*log);
+  if (!report) {
+    write_err("brokerctl: " + report.error().to_string() + "\n");
+    return exit_io;
+  }
+  std::string out;
+  for (const auto& f : report->faults) {
+    out += "seq " + std::to_string(f.seq);
+    if (!f.order_id.empty())
+      out += " order " + f.order_id;
+    out += ": " + f.what + "\n";
+  }
+  out += "verified " + std::to_string(report->records) + " events, " +
+         std::to_string(report->orders) + " orders, " + std::to_string(report->faults.size()) +
+         " faults\n";
+  write_out(out);
+  return report->ok() ? exit_ok : exit_faults;
+}
+
+int run_state(const options& o) {
+  auto log = open_log(o);
+  if (!log)
+    return log.error();
+  auto result =
+      persistence::rebuild_orders(*log, o.at.value_or(std::numeric_limits<std::uint64_t>::max()));
+  if (!result) {
+    write_err("brokerctl: " + result.error().to_string() + "\n");
+    return exit_io;
+  }
+  for (const auto& d : result->damaged)
+    report_damaged(d.seq, d.problem);
+  const auto& orders = result->projection.orders();
+  if (o.table) {
+    write_out(order_table(orders));
+  } else {
+    for (const auto& [id, p] : orders)
+      write_out(order_json_line(p));
+  }
+  return result->damaged.empty() ? exit_ok : exit_damaged;
+}
+
+int run(int argc, char** argv) {
+  if (argc == 2) {
+    std::string_view only = argv[1];
+    if (only == "help" || only == "--help" || only == "-h") {
+      write_out(usage_text);
+      return exit_ok;
+    }
+  }
+  auto o = parse_args(argc, argv);
+  if (!o) {
+    write_err("brokerctl: " + o.error().message + "\n\n");
+    write_err(usage_text);
+    return exit_usage;
+  }
+  if (o->command == "replay")
+    return run_replay(*o);
+  if (o->command == "verify")
+    return run_verify(*o);
+  return run_state(*o);
+}
+
+} // namespace
+
+} // namespace brokerd::brokerctl
+
+int main(int argc, char** argv) {
+  int code = brokerd::brokerctl::run(argc, argv);
+  if (std::fflush(stdout) != 0 && code == 0)
+    code = brokerd::brokerctl::exit_io;
+  return code;
+}

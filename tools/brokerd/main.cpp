@@ -1,0 +1,239 @@
+// brokerd: the gateway process. Wires the event log, the order router, one supervised session
+// per stored connection and the HTTP front, then runs until SIGINT or SIGTERM and shuts down
+// in order: stop intake, stop sessions, drain the log, close sockets.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <sys/stat.h>
+
+#include "actors/connections.hpp"
+#include "actors/event_log_actor.hpp"
+#include "actors/logging.hpp"
+#include "actors/order_router.hpp"
+#include "api/auth.hpp"
+#include "api/front.hpp"
+#include "config/options.hpp"
+#include "persistence/order_projection.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace brokerd;
+
+constexpr const char* demo_prices =
+    "AAPL=187.25,187.5,188,188.4,187.75,187,186.5,186.8;"
+    "MSFT=410,411,412.5,411.25,409.8,410.5;"
+    "SPY=560,561,559.5,562,563.25,561.75";
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Gives the admin a paper connection when it has none (--demo).
+std::expected<void, std::string> ensure_demo_connection(persistence::event_log& log,
+                                                        const std::string& admin,
+                                                        const config::options& opts) {
+  auto conns = log.scan_prefix(persistence::registry_keys::connection);
+  if (!conns)
+    return std::unexpected(conns.error().message);
+  for (const auto& entry : *conns) {
+    auto rec = persistence::decode_connection(entry.value);
+    if (rec && rec->user == admin && rec->broker == "paper")
+      return {};
+  }
+  persistence::connection_record rec;
+  rec.id = "conn_paper_" + api::random_hex(6);
+  rec.user = admin;
+  rec.broker = "paper";
+  rec.paper_trading = true;
+  rec.created_ns = now_ns();
+  rec.settings = {{"prices", demo_prices}, {"tick_ms", std::to_string(opts.paper_tick_ms)}};
+  std::vector<persistence::registry_write> writes{
+      {std::string{persistence::registry_keys::connection} + rec.id,
+       persistence::encode_connection(rec)}};
+  if (auto ok = log.append({}, true, writes); !ok)
+    return std::unexpected(ok.error().message);
+  std::cout << "demo: created paper connection " << rec.id << std::endl;
+  return {};
+}
+
+int run(const config::options& opts) {
+  std::error_code ec;
+  std::filesystem::create_directories(opts.data_dir, ec);
+  if (ec) {
+    std::cerr << "brokerd: cannot create " << opts.data_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  ::chmod(opts.data_dir.c_str(), 0700);
+
+  auto opened = persistence::event_log::open(opts.data_dir / "events",
+                                             persistence::open_mode::read_write);
+  if (!opened) {
+    std::cerr << "brokerd: " << opened.error().message << "\n";
+    return 1;
+  }
+  auto log = std::make_shared<persistence::event_log>(std::move(*opened));
+  auto admin = api::bootstrap_admin(*log, opts.data_dir);
+  if (!admin) {
+    std::cerr << "brokerd: " << admin.error() << "\n";
+    return 1;
+  }
+  if (admin->created)
+    std::cout << "created admin user " << admin->user_id << "; its API token is in "
+              << admin->token_file.string() << " (mode 0600)" << std::endl;
+  if (opts.demo)
+    if (auto ok = ensure_demo_connection(*log, admin->user_id, opts); !ok) {
+      std::cerr << "brokerd: cannot create the demo connection: " << ok.error() << "\n";
+      return 1;
+    }
+
+  auto rebuilt = persistence::rebuild_orders(*log);
+  if (!rebuilt) {
+    std::cerr << "brokerd: cannot read the event log: " << rebuilt.error().message << "\n";
+    return 1;
+  }
+  for (const auto& d : rebuilt->damaged)
+    actors::log::warn("startup", "damaged event record at seq " + std::to_string(d.seq) + ": " +
+                                     d.problem.message);
+  std::vector<engine::order> orders;
+  for (const auto& [id, p] : rebuilt->projection.orders())
+    orders.push_back(p.order);
+
+  auto book = actors::paper::book::open((opts.data_dir / "paper-book").string());
+  if (!book) {
+    std::cerr << "brokerd: " << book.error() << "\n";
+    return 1;
+  }
+  actors::broker_resources resources{*book};
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.scheduler_threads));
+  cfg.add_message_types<caf::id_block::brokerd>();
+  caf::actor_system sys{cfg};
+
+  auto log_actor = actors::spawn_event_log(sys, log);
+  actors::router_config rcfg;
+  rcfg.sync_status_events = opts.sync_status_events;
+  auto router = actors::spawn_router(sys, log_actor, std::move(orders), rcfg);
+  auto front = api::spawn_front(sys, api::front_config{log, log_actor, router});
+
+  std::vector<caf::actor> supervisors;
+  auto conns = log->scan_prefix(persistence::registry_keys::connection);
+  if (!conns) {
+    std::cerr << "brokerd: cannot read connections: " << conns.error().message << "\n";
+    return 1;
+  }
+  for (const auto& entry : *conns) {
+    auto rec = persistence::decode_connection(entry.value);
+    if (!rec) {
+      actors::log::error("startup", "unreadable connection record " + entry.key + ": " +
+                                        rec.error().message);
+      continue;
+    }
+    if (!rec->active)
+      continue;
+    auto spec = actors::to_spec(*rec);
+    auto factory = spec ? actors::factory_for(spec->broker, resources)
+                        : std::expected<actors::session_factory, std::string>(
+                              std::unexpected(spec.error()));
+    if (!factory) {
+      actors::log::error("startup", "connection " + rec->id + " not started: " + factory.error());
+      continue;
+    }
+    auto sup_id = rec->id;
+    auto sup = actors::spawn_supervisor(sys, *spec, std::move(*factory), log_actor, router);
+    caf::anon_send(router, actors::attach_atom_v, sup_id, rec->user, spec->broker, sup);
+    caf::anon_send(front, actors::attach_atom_v, *rec, sup);
+    supervisors.push_back(sup);
+  }
+
+  asio::io_context ioc{1};
+  auto guard = asio::make_work_guard(ioc);
+  auto server = api::http_server::start(ioc, opts.bind_address, opts.http_port,
+                                        api::make_request_handler(front));
+  if (!server) {
+    std::cerr << "brokerd: " << server.error() << "\n";
+    for (auto& s : supervisors)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(log_actor, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  std::thread io_thread{[&ioc] { ioc.run(); }};
+  std::cout << "brokerd listening on http://" << opts.bind_address << ":" << (*server)->port()
+            << "/ (data in " << opts.data_dir.string() << ", admin token in "
+            << admin->token_file.string() << ")" << std::endl;
+
+  // Wait for SIGINT/SIGTERM (blocked in every thread, taken here synchronously).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cout << "brokerd: signal " << sig << ", shutting down" << std::endl;
+
+  // 1. stop intake, 2. stop sessions (each records `stopped`), 3. drain and sync the log,
+  // 4. close sockets, 5. let the actor system wait for every actor.
+  caf::anon_send(front, actors::stop_atom_v);
+  (*server)->stop();
+  for (auto& s : supervisors)
+    caf::anon_send(s, actors::stop_atom_v);
+  {
+    caf::scoped_actor scope{sys};
+    // Let the supervisors' final state events reach the log before draining it.
+    scope->request(router, std::chrono::seconds(5), actors::list_atom_v, std::string{},
+                   std::string{})
+        .receive([](actors::order_list&) {}, [](caf::error&) {});
+    scope->request(log_actor, std::chrono::seconds(30), actors::drain_atom_v)
+        .receive(
+            [](std::uint64_t last) {
+              std::cout << "event log drained at seq " << last << std::endl;
+            },
+            [](caf::error& err) {
+              std::cerr << "brokerd: draining the event log failed: " << caf::to_string(err)
+                        << "\n";
+            });
+  }
+  if (auto ok = log->sync_wal(); !ok)
+    std::cerr << "brokerd: final log sync failed: " << ok.error().message << "\n";
+  guard.reset();
+  ioc.stop();
+  io_thread.join();
+  server->reset();
+  caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(log_actor, caf::exit_reason::user_shutdown);
+  std::cout << "brokerd stopped" << std::endl;
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto opts = brokerd::config::parse(args);
+  if (!opts) {
+    std::cerr << "brokerd: " << opts.error() << "\n" << brokerd::config::usage();
+    return 64;
+  }
+  if (opts->help) {
+    std::cout << brokerd::config::usage();
+    return 0;
+  }
+  // Block the shutdown signals before any thread starts, so only sigwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return run(*opts);
+}
