@@ -138,12 +138,17 @@ event_log_actor spawn_event_log(caf::actor_system& sys,
           auto& db = *self->state.log;
           auto next = std::max<std::uint64_t>(from_seq, 1);
           while (next <= db.last_seq()) {
-            auto chunk = read_events(db, next, history_chunk);
-            if (chunk.empty())
+            auto records = db.read_range(next, history_chunk);
+            if (!records || records->empty()) {
+              if (!records)
+                log::error("event_log", "history read failed: " + records.error().message);
               break;
-            for (auto& ev : chunk)
-              self->anon_send(sub, event_atom_v, ev);
-            next = chunk.back().seq + 1;
+            }
+            // Damaged records are skipped (replay and verify report them), never the rest.
+            for (auto& rec : *records)
+              if (rec.value)
+                self->anon_send(sub, event_atom_v, std::move(*rec.value));
+            next = records->back().seq + 1;
           }
           self->monitor(sub);
           self->state.subscribers.push_back(std::move(sub));

@@ -247,7 +247,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
     self->state.cfg = std::move(c);
     // Live connection states come from the log, like every other subscriber's view.
     self->request(self->state.cfg.log, caf::infinite, subscribe_atom_v, caf::actor{self},
-                  self->state.cfg.reader->last_seq() + 1)
+                  self->state.cfg.follow_from)
         .then([](std::uint64_t) {},
               [](caf::error& err) {
                 log::error("http_front", "cannot subscribe to the event log: " +

@@ -17,6 +17,9 @@ struct front_config {
   std::shared_ptr<persistence::event_log> reader;
   actors::event_log_actor log;
   caf::actor router;
+  /// First sequence number the front follows (connection states); take `last_seq() + 1`
+  /// before any session starts so no state change is missed.
+  std::uint64_t follow_from = 1;
   /// How long the front waits for the router or a session before answering 504.
   std::chrono::milliseconds timeout{15'000};
 };

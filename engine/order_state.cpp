@@ -24,8 +24,8 @@ constexpr std::array<std::array<bool, n>, n> make_table() {
                   S::rejected, S::unknown});
   allow(S::partially_filled,
         {S::filled, S::pending_cancel, S::canceled, S::expired, S::unknown});
-  allow(S::pending_cancel,
-        {S::new_, S::partially_filled, S::filled, S::canceled, S::expired, S::unknown});
+  allow(S::pending_cancel, {S::new_, S::partially_filled, S::filled, S::canceled, S::rejected,
+                            S::expired, S::unknown});
   allow(S::unknown, {S::new_, S::partially_filled, S::filled, S::pending_cancel, S::canceled,
                      S::rejected, S::expired});
   return t;

@@ -16,8 +16,9 @@ bool is_terminal(order_status s) noexcept;
 ///   new              → partially_filled, filled, pending_cancel, canceled, expired, rejected,
 ///                      unknown
 ///   partially_filled → filled, pending_cancel, canceled, expired, unknown
-///   pending_cancel   → new, partially_filled, filled, canceled, expired, unknown
-///                      (a cancel can be refused, and fills race with cancels)
+///   pending_cancel   → new, partially_filled, filled, canceled, rejected, expired, unknown
+///                      (a cancel can be refused, fills race with cancels, and an order
+///                      canceled before the broker acknowledged it can still be rejected)
 ///   unknown          → new, partially_filled, filled, pending_cancel, canceled, rejected,
 ///                      expired (reconciliation resolves it to whatever the broker says)
 ///   terminal         → nothing

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/env.h>
+#include <rocksdb/table.h>
 
 #include "persistence/rocksdb_access.hpp"
 
@@ -27,9 +29,13 @@ public:
   void Logv(const char*, va_list) override {}
 };
 
-error io(std::string message) { return error{errc::io_error, std::move(message)}; }
+error io(std::string message) {
+  return error{errc::io_error, std::move(message)};
+}
 
-std::string describe(const fs::path& dir) { return "'" + dir.string() + "'"; }
+std::string describe(const fs::path& dir) {
+  return "'" + dir.string() + "'";
+}
 
 /// Creates a fresh private directory for a secondary handle's own state.
 std::expected<fs::path, error> make_secondary_dir() {
@@ -44,9 +50,34 @@ std::expected<fs::path, error> make_secondary_dir() {
   return fs::path{pattern};
 }
 
+/// A file missing from a database whose CURRENT file exists (a MANIFEST or a table file it
+/// names) means the database is damaged, not absent.
+error damaged(error e) {
+  if (e.code == errc::not_found)
+    e.code = errc::corrupt_database;
+  return e;
+}
+
 bool is_ours(const std::string& name) {
   return name == column_families::events || name == column_families::order_index ||
          name == column_families::registry;
+}
+
+/// Why a database lacks brokerd's family `name`: a damaged MANIFEST lists no families at all
+/// (RocksDB then reports only "default"), so a plain read-only open tells damage from a
+/// database that is simply not brokerd's.
+error missing_family(const fs::path& dir, const std::string& name) {
+  rocksdb::Options options;
+  options.info_log = std::make_shared<silent_logger>();
+  options.max_open_files = -1;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::OpenForReadOnly(options, dir.string(), &raw);
+  std::unique_ptr<rocksdb::DB> probe{raw};
+  if (!s.ok())
+    return damaged(to_error(s, "cannot open " + describe(dir)));
+  probe->Close().PermitUncheckedError();
+  return error{errc::invalid_argument,
+               "not a brokerd database: " + describe(dir) + " has no column family '" + name + "'"};
 }
 
 } // namespace
@@ -78,6 +109,17 @@ rocksdb::Options make_rocksdb_options(open_mode mode) {
   o.keep_log_file_num = 10;
   if (mode == open_mode::read_only)
     o.info_log = std::make_shared<silent_logger>();
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions make_events_family_options(const rocksdb::Options& base) {
+  rocksdb::ColumnFamilyOptions o{base};
+  rocksdb::BlockBasedTableOptions table;
+  table.block_size = 32 * 1024;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  auto supported = rocksdb::GetSupportedCompressions();
+  if (std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end())
+    o.compression = rocksdb::kLZ4Compression;
   return o;
 }
 
@@ -127,12 +169,12 @@ std::string order_index_key(std::string_view order_id, std::uint64_t seq) {
 
 std::string_view to_string(open_mode x) noexcept {
   switch (x) {
-    case open_mode::read_write:
-      return "read_write";
-    case open_mode::read_only:
-      return "read_only";
-    case open_mode::secondary:
-      return "secondary";
+  case open_mode::read_write:
+    return "read_write";
+  case open_mode::read_only:
+    return "read_only";
+  case open_mode::secondary:
+    return "secondary";
   }
   return "invalid";
 }
@@ -142,20 +184,23 @@ database::database(database&&) noexcept = default;
 database& database::operator=(database&&) noexcept = default;
 database::~database() = default;
 
-open_mode database::mode() const noexcept { return impl_->mode; }
+open_mode database::mode() const noexcept {
+  return impl_->mode;
+}
 
-const std::filesystem::path& database::path() const noexcept { return impl_->dir; }
+const std::filesystem::path& database::path() const noexcept {
+  return impl_->dir;
+}
 
-std::expected<database, error> database::open(const std::filesystem::path& dir,
-                                              open_mode mode) {
+std::expected<database, error> database::open(const std::filesystem::path& dir, open_mode mode) {
   std::error_code ec;
   bool exists = fs::exists(dir / "CURRENT", ec);
   if (mode != open_mode::read_write && !exists) {
     bool dir_exists = fs::is_directory(dir, ec);
-    return std::unexpected(error{errc::not_found,
-                                 "no database at " + describe(dir) +
-                                     (dir_exists ? " (the directory holds no CURRENT file)"
-                                                 : " (the directory does not exist)")});
+    return std::unexpected(
+        error{errc::not_found, "no database at " + describe(dir) +
+                                   (dir_exists ? " (the directory holds no CURRENT file)"
+                                               : " (the directory does not exist)")});
   }
   if (mode == open_mode::read_write) {
     fs::create_directories(dir, ec);
@@ -169,14 +214,14 @@ std::expected<database, error> database::open(const std::filesystem::path& dir,
     existing.clear();
     auto s = rocksdb::DB::ListColumnFamilies(options, dir.string(), &existing);
     if (!s.ok())
-      return std::unexpected(to_error(s, "cannot read the column families of " + describe(dir)));
+      return std::unexpected(
+          damaged(to_error(s, "cannot read the column families of " + describe(dir))));
   }
 
   // A writer must open every family the database has; readers open brokerd's only.
-  std::vector<std::string> names{std::string{rocksdb::kDefaultColumnFamilyName},
-                                 std::string{column_families::events},
-                                 std::string{column_families::order_index},
-                                 std::string{column_families::registry}};
+  std::vector<std::string> names{
+      std::string{rocksdb::kDefaultColumnFamilyName}, std::string{column_families::events},
+      std::string{column_families::order_index}, std::string{column_families::registry}};
   if (mode == open_mode::read_write) {
     for (const auto& name : existing)
       if (std::find(names.begin(), names.end(), name) == names.end())
@@ -184,14 +229,14 @@ std::expected<database, error> database::open(const std::filesystem::path& dir,
   } else {
     for (const auto& name : names)
       if (is_ours(name) && std::find(existing.begin(), existing.end(), name) == existing.end())
-        return std::unexpected(error{errc::invalid_argument,
-                                     "not a brokerd database: " + describe(dir) +
-                                         " has no column family '" + name + "'"});
+        return std::unexpected(missing_family(dir, name));
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.reserve(names.size());
   for (const auto& name : names)
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{options});
+    descriptors.emplace_back(name, name == column_families::events
+                                       ? make_events_family_options(options)
+                                       : rocksdb::ColumnFamilyOptions{options});
 
   auto p = std::make_unique<impl>();
   p->dir = dir;
@@ -199,21 +244,21 @@ std::expected<database, error> database::open(const std::filesystem::path& dir,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   switch (mode) {
-    case open_mode::read_write:
-      s = rocksdb::DB::Open(options, dir.string(), descriptors, &p->handles, &raw);
-      break;
-    case open_mode::read_only:
-      s = rocksdb::DB::OpenForReadOnly(options, dir.string(), descriptors, &p->handles, &raw);
-      break;
-    case open_mode::secondary: {
-      auto secondary = make_secondary_dir();
-      if (!secondary)
-        return std::unexpected(secondary.error());
-      p->secondary_dir = *secondary;
-      s = rocksdb::DB::OpenAsSecondary(options, dir.string(), p->secondary_dir.string(),
-                                       descriptors, &p->handles, &raw);
-      break;
-    }
+  case open_mode::read_write:
+    s = rocksdb::DB::Open(options, dir.string(), descriptors, &p->handles, &raw);
+    break;
+  case open_mode::read_only:
+    s = rocksdb::DB::OpenForReadOnly(options, dir.string(), descriptors, &p->handles, &raw);
+    break;
+  case open_mode::secondary: {
+    auto secondary = make_secondary_dir();
+    if (!secondary)
+      return std::unexpected(secondary.error());
+    p->secondary_dir = *secondary;
+    s = rocksdb::DB::OpenAsSecondary(options, dir.string(), p->secondary_dir.string(), descriptors,
+                                     &p->handles, &raw);
+    break;
+  }
   }
   p->db.reset(raw);
   if (!s.ok()) {
@@ -222,8 +267,8 @@ std::expected<database, error> database::open(const std::filesystem::path& dir,
                                                      " is held by another writer (a running "
                                                      "brokerd or another handle): " +
                                                      s.ToString()});
-    return std::unexpected(
-        to_error(s, "cannot open " + describe(dir) + " " + std::string{to_string(mode)}));
+    auto e = to_error(s, "cannot open " + describe(dir) + " " + std::string{to_string(mode)});
+    return std::unexpected(exists ? damaged(std::move(e)) : std::move(e));
   }
   for (auto* h : p->handles) {
     if (h->GetName() == column_families::events)
@@ -264,19 +309,19 @@ std::expected<bool, error> database::is_held_by_writer(const std::filesystem::pa
 
 std::expected<void, error> database::try_catch_up() {
   switch (impl_->mode) {
-    case open_mode::read_write:
-      return {};
-    case open_mode::read_only:
-      return std::unexpected(error{errc::invalid_argument,
-                                   "a read-only handle is a snapshot as of its open; open " +
-                                       describe(impl_->dir) + " as secondary to follow it"});
-    case open_mode::secondary:
-      break;
+  case open_mode::read_write:
+    return {};
+  case open_mode::read_only:
+    return std::unexpected(
+        error{errc::invalid_argument, "a read-only handle is a snapshot as of its open; open " +
+                                          describe(impl_->dir) + " as secondary to follow it"});
+  case open_mode::secondary:
+    break;
   }
   auto s = impl_->db->TryCatchUpWithPrimary();
   if (!s.ok())
-    return std::unexpected(to_error(s, "cannot catch up with the writer of " +
-                                           describe(impl_->dir)));
+    return std::unexpected(
+        to_error(s, "cannot catch up with the writer of " + describe(impl_->dir)));
   return {};
 }
 

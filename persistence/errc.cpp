@@ -4,22 +4,22 @@ namespace brokerd::persistence {
 
 std::string_view to_string(errc x) noexcept {
   switch (x) {
-    case errc::io_error:
-      return "io_error";
-    case errc::corrupt_record:
-      return "corrupt_record";
-    case errc::corrupt_database:
-      return "corrupt_database";
-    case errc::not_found:
-      return "not_found";
-    case errc::invalid_argument:
-      return "invalid_argument";
-    case errc::read_only:
-      return "read_only";
-    case errc::locked:
-      return "locked";
-    case errc::unsupported_version:
-      return "unsupported_version";
+  case errc::io_error:
+    return "io_error";
+  case errc::corrupt_record:
+    return "corrupt_record";
+  case errc::corrupt_database:
+    return "corrupt_database";
+  case errc::not_found:
+    return "not_found";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::read_only:
+    return "read_only";
+  case errc::locked:
+    return "locked";
+  case errc::unsupported_version:
+    return "unsupported_version";
   }
   return "unknown_error";
 }

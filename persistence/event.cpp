@@ -4,12 +4,12 @@ namespace brokerd::persistence {
 
 std::string_view to_string(event_source x) noexcept {
   switch (x) {
-    case event_source::broker:
-      return "broker";
-    case event_source::reconcile:
-      return "reconcile";
-    case event_source::local:
-      return "local";
+  case event_source::broker:
+    return "broker";
+  case event_source::reconcile:
+    return "reconcile";
+  case event_source::local:
+    return "local";
   }
   return "invalid";
 }

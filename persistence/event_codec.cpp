@@ -10,8 +10,8 @@
 
 #include <rapidjson/allocators.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/stream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stream.h>
 #include <rapidjson/writer.h>
 
 namespace brokerd::persistence {
@@ -56,14 +56,38 @@ enum class field : std::uint8_t {
 constexpr std::size_t field_count = static_cast<std::size_t>(field::unknown);
 
 constexpr std::array<std::string_view, field_count> key_names{
-    "v",        "seq",           "ts",        "type",           "user",         "connection",
-    "broker",   "orderId",       "clientOrderId", "brokerOrderId", "from",      "to",
-    "symbol",   "side",          "orderType", "timeInForce",    "quantity",     "limitPrice",
-    "stopPrice", "filledQuantity", "avgFillPrice", "lastQuantity", "lastPrice", "execId",
-    "source",   "state",         "reason",
+    "v",
+    "seq",
+    "ts",
+    "type",
+    "user",
+    "connection",
+    "broker",
+    "orderId",
+    "clientOrderId",
+    "brokerOrderId",
+    "from",
+    "to",
+    "symbol",
+    "side",
+    "orderType",
+    "timeInForce",
+    "quantity",
+    "limitPrice",
+    "stopPrice",
+    "filledQuantity",
+    "avgFillPrice",
+    "lastQuantity",
+    "lastPrice",
+    "execId",
+    "source",
+    "state",
+    "reason",
 };
 
-constexpr std::string_view key_of(field f) { return key_names[static_cast<std::size_t>(f)]; }
+constexpr std::string_view key_of(field f) {
+  return key_names[static_cast<std::size_t>(f)];
+}
 
 /// Finds the field of a key: by length first, then among the few keys of that length.
 field field_of(std::string_view key) noexcept {
@@ -74,40 +98,42 @@ field field_of(std::string_view key) noexcept {
     return field::unknown;
   };
   switch (key.size()) {
-    case 1:
-      return pick({field::v});
-    case 2:
-      return pick({field::ts, field::to});
-    case 3:
-      return pick({field::seq});
-    case 4:
-      return pick({field::type, field::user, field::from, field::side});
-    case 5:
-      return pick({field::state});
-    case 6:
-      return pick({field::broker, field::symbol, field::source, field::reason, field::exec_id});
-    case 7:
-      return pick({field::order_id});
-    case 8:
-      return pick({field::quantity});
-    case 9:
-      return pick({field::order_type, field::last_price, field::stop_price});
-    case 10:
-      return pick({field::connection, field::limit_price});
-    case 11:
-      return pick({field::time_in_force});
-    case 12:
-      return pick({field::avg_fill_price, field::last_quantity});
-    case 13:
-      return pick({field::client_order_id, field::broker_order_id});
-    case 14:
-      return pick({field::filled_quantity});
-    default:
-      return field::unknown;
+  case 1:
+    return pick({field::v});
+  case 2:
+    return pick({field::ts, field::to});
+  case 3:
+    return pick({field::seq});
+  case 4:
+    return pick({field::type, field::user, field::from, field::side});
+  case 5:
+    return pick({field::state});
+  case 6:
+    return pick({field::broker, field::symbol, field::source, field::reason, field::exec_id});
+  case 7:
+    return pick({field::order_id});
+  case 8:
+    return pick({field::quantity});
+  case 9:
+    return pick({field::order_type, field::last_price, field::stop_price});
+  case 10:
+    return pick({field::connection, field::limit_price});
+  case 11:
+    return pick({field::time_in_force});
+  case 12:
+    return pick({field::avg_fill_price, field::last_quantity});
+  case 13:
+    return pick({field::client_order_id, field::broker_order_id});
+  case 14:
+    return pick({field::filled_quantity});
+  default:
+    return field::unknown;
   }
 }
 
-constexpr std::uint32_t bit(field f) { return std::uint32_t{1} << static_cast<unsigned>(f); }
+constexpr std::uint32_t bit(field f) {
+  return std::uint32_t{1} << static_cast<unsigned>(f);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -126,7 +152,9 @@ private:
 
 using json_writer = rapidjson::Writer<string_sink>;
 
-rapidjson::SizeType json_size(std::size_t n) { return static_cast<rapidjson::SizeType>(n); }
+rapidjson::SizeType json_size(std::size_t n) {
+  return static_cast<rapidjson::SizeType>(n);
+}
 
 void write_key(json_writer& w, field f) {
   auto k = key_of(f);
@@ -140,8 +168,7 @@ void write_text(json_writer& w, field f, std::string_view text) {
   w.String(text.data(), json_size(text.size()));
 }
 
-template <class Enum>
-void write_enum(json_writer& w, field f, const std::optional<Enum>& x) {
+template <class Enum> void write_enum(json_writer& w, field f, const std::optional<Enum>& x) {
   if (x)
     write_text(w, f, engine::to_string(*x));
 }
@@ -227,92 +254,92 @@ public:
       return true;
     std::string_view text{str, len};
     switch (current_) {
-      case field::v:
-      case field::seq:
-      case field::ts:
-        wrong_type("a string");
-        break;
-      case field::type:
-        if (text.empty())
-          fail_field("must not be empty");
-        out_.type.assign(text);
-        break;
-      case field::user:
-        out_.user.assign(text);
-        break;
-      case field::connection:
-        out_.connection.assign(text);
-        break;
-      case field::order_id:
-        out_.order_id.assign(text);
-        break;
-      case field::client_order_id:
-        out_.client_order_id.assign(text);
-        break;
-      case field::broker_order_id:
-        out_.broker_order_id.assign(text);
-        break;
-      case field::symbol:
-        out_.symbol.assign(text);
-        break;
-      case field::exec_id:
-        out_.exec_id.assign(text);
-        break;
-      case field::state:
-        out_.state.assign(text);
-        break;
-      case field::reason:
-        out_.reason.assign(text);
-        break;
-      case field::broker:
-        set_enum(out_.broker, engine::parse_broker_id(text), text);
-        break;
-      case field::from:
-        set_enum(out_.from, engine::parse_order_status(text), text);
-        break;
-      case field::to:
-        set_enum(out_.to, engine::parse_order_status(text), text);
-        break;
-      case field::side:
-        set_enum(out_.order_side, engine::parse_side(text), text);
-        break;
-      case field::order_type:
-        set_enum(out_.type_of_order, engine::parse_order_type(text), text);
-        break;
-      case field::time_in_force:
-        set_enum(out_.tif, engine::parse_time_in_force(text), text);
-        break;
-      case field::source: {
-        auto s = parse_event_source(text);
-        if (s)
-          out_.source = *s;
-        else
-          fail_field(quoted(text) + " is not a known value (" + s.error().message + ")");
-        break;
-      }
-      case field::quantity:
-        set_decimal(out_.quantity, text);
-        break;
-      case field::limit_price:
-        set_decimal(out_.limit_price, text);
-        break;
-      case field::stop_price:
-        set_decimal(out_.stop_price, text);
-        break;
-      case field::filled_quantity:
-        set_decimal(out_.filled_quantity, text);
-        break;
-      case field::avg_fill_price:
-        set_decimal(out_.avg_fill_price, text);
-        break;
-      case field::last_quantity:
-        set_decimal(out_.last_quantity, text);
-        break;
-      case field::last_price:
-        set_decimal(out_.last_price, text);
-        break;
-      case field::unknown:
-        break;
+    case field::v:
+    case field::seq:
+    case field::ts:
+      wrong_type("a string");
+      break;
+    case field::type:
+      if (text.empty())
+        fail_field("must not be empty");
+      out_.type.assign(text);
+      break;
+    case field::user:
+      out_.user.assign(text);
+      break;
+    case field::connection:
+      out_.connection.assign(text);
+      break;
+    case field::order_id:
+      out_.order_id.assign(text);
+      break;
+    case field::client_order_id:
+      out_.client_order_id.assign(text);
+      break;
+    case field::broker_order_id:
+      out_.broker_order_id.assign(text);
+      break;
+    case field::symbol:
+      out_.symbol.assign(text);
+      break;
+    case field::exec_id:
+      out_.exec_id.assign(text);
+      break;
+    case field::state:
+      out_.state.assign(text);
+      break;
+    case field::reason:
+      out_.reason.assign(text);
+      break;
+    case field::broker:
+      set_enum(out_.broker, engine::parse_broker_id(text), text);
+      break;
+    case field::from:
+      set_enum(out_.from, engine::parse_order_status(text), text);
+      break;
+    case field::to:
+      set_enum(out_.to, engine::parse_order_status(text), text);
+      break;
+    case field::side:
+      set_enum(out_.order_side, engine::parse_side(text), text);
+      break;
+    case field::order_type:
+      set_enum(out_.type_of_order, engine::parse_order_type(text), text);
+      break;
+    case field::time_in_force:
+      set_enum(out_.tif, engine::parse_time_in_force(text), text);
+      break;
+    case field::source: {
+      auto s = parse_event_source(text);
+      if (s)
+        out_.source = *s;
+      else
+        fail_field(quoted(text) + " is not a known value (" + s.error().message + ")");
+      break;
+    }
+    case field::quantity:
+      set_decimal(out_.quantity, text);
+      break;
+    case field::limit_price:
+      set_decimal(out_.limit_price, text);
+      break;
+    case field::stop_price:
+      set_decimal(out_.stop_price, text);
+      break;
+    case field::filled_quantity:
+      set_decimal(out_.filled_quantity, text);
+      break;
+    case field::avg_fill_price:
+      set_decimal(out_.avg_fill_price, text);
+      break;
+    case field::last_quantity:
+      set_decimal(out_.last_quantity, text);
+      break;
+    case field::last_price:
+      set_decimal(out_.last_price, text);
+      break;
+    case field::unknown:
+      break;
     }
     return true;
   }
@@ -384,25 +411,25 @@ private:
     if (depth_ > 1 || current_ == field::unknown)
       return true;
     switch (current_) {
-      case field::v:
-        version_ = u;
-        if (u == 0)
-          fail_field("0 is not a version");
-        else if (u <= static_cast<std::uint64_t>(event_version))
-          out_.version = static_cast<int>(u);
-        break;
-      case field::seq:
-        out_.seq = u;
-        break;
-      case field::ts:
-        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-          fail_field(std::to_string(u) + " is out of range");
-        else
-          out_.ts_ns = static_cast<std::int64_t>(u);
-        break;
-      default:
-        wrong_type("a number");
-        break;
+    case field::v:
+      version_ = u;
+      if (u == 0)
+        fail_field("0 is not a version");
+      else if (u <= static_cast<std::uint64_t>(event_version))
+        out_.version = static_cast<int>(u);
+      break;
+    case field::seq:
+      out_.seq = u;
+      break;
+    case field::ts:
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        fail_field(std::to_string(u) + " is out of range");
+      else
+        out_.ts_ns = static_cast<std::int64_t>(u);
+      break;
+    default:
+      wrong_type("a number");
+      break;
     }
     return true;
   }
@@ -435,7 +462,32 @@ private:
 constexpr std::array<field, 5> required_fields{field::v, field::seq, field::ts, field::type,
                                                field::source};
 
-error corrupt(std::string message) { return error{errc::corrupt_record, std::move(message)}; }
+error corrupt(std::string message) {
+  return error{errc::corrupt_record, std::move(message)};
+}
+
+/// The reason a parsed document is not an event, in order of precedence: a newer version,
+/// a bad field, bad JSON, missing fields.
+std::optional<error> find_problem(const event_handler& handler,
+                                  const rapidjson::ParseResult& parsed, std::size_t parsed_up_to,
+                                  std::size_t size) {
+  if (auto v = handler.version(); v && *v > static_cast<std::uint64_t>(event_version))
+    return error{errc::unsupported_version, "field v: version " + std::to_string(*v) +
+                                                " is newer than this build reads (up to " +
+                                                std::to_string(event_version) + ")"};
+  if (handler.problem())
+    return corrupt(*handler.problem());
+  if (parsed.IsError())
+    return corrupt("not valid JSON at offset " + std::to_string(parsed.Offset()) + ": " +
+                   rapidjson::GetParseError_En(parsed.Code()));
+  if (parsed_up_to != size)
+    return corrupt("not valid JSON at offset " + std::to_string(parsed_up_to) +
+                   ": a NUL byte after the document");
+  for (field f : required_fields)
+    if ((handler.seen() & bit(f)) == 0)
+      return corrupt("missing field " + std::string{key_of(f)});
+  return std::nullopt;
+}
 
 } // namespace
 
@@ -485,7 +537,7 @@ std::string encode_event(const event& e) {
   return out;
 }
 
-std::expected<event, error> decode_event(std::string_view json) {
+void decode_event_reusing(std::string_view json, std::expected<event, error>& slot) {
   // Parsed in place in a NUL-terminated copy: strings reach the handler without being copied
   // by the parser, and ordinary records need no heap allocation (the copy and the parser's
   // stack live in this frame).
@@ -506,28 +558,23 @@ std::expected<event, error> decode_event(std::string_view json) {
       reader{&stack_allocator, 256};
   rapidjson::InsituStringStream stream{text};
 
-  event e;
-  e.version = 0;
-  event_handler handler{e};
+  // Resetting by assignment from a fresh event keeps the strings' storage (an empty source
+  // string is copied into the existing buffer), so the fields below reuse it.
+  if (slot)
+    *slot = event{};
+  else
+    slot.emplace();
+  slot->version = 0;
+  event_handler handler{*slot};
   rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
+  if (auto problem = find_problem(handler, parsed, stream.Tell(), json.size()))
+    slot = std::unexpected(std::move(*problem));
+}
 
-  if (auto v = handler.version(); v && *v > static_cast<std::uint64_t>(event_version))
-    return std::unexpected(error{errc::unsupported_version,
-                                 "field v: version " + std::to_string(*v) +
-                                     " is newer than this build reads (up to " +
-                                     std::to_string(event_version) + ")"});
-  if (handler.problem())
-    return std::unexpected(corrupt(*handler.problem()));
-  if (parsed.IsError())
-    return std::unexpected(corrupt("not valid JSON at offset " + std::to_string(parsed.Offset()) +
-                                   ": " + rapidjson::GetParseError_En(parsed.Code())));
-  if (stream.Tell() != json.size())
-    return std::unexpected(corrupt("not valid JSON at offset " + std::to_string(stream.Tell()) +
-                                   ": a NUL byte after the document"));
-  for (field f : required_fields)
-    if ((handler.seen() & bit(f)) == 0)
-      return std::unexpected(corrupt("missing field " + std::string{key_of(f)}));
-  return e;
+std::expected<event, error> decode_event(std::string_view json) {
+  std::expected<event, error> result{std::in_place};
+  decode_event_reusing(json, result);
+  return result;
 }
 
 } // namespace brokerd::persistence

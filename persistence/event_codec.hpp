@@ -34,4 +34,9 @@ void encode_event_into(const event& e, std::string& out);
 /// documents up to a few hundred bytes.
 std::expected<event, error> decode_event(std::string_view json);
 
+/// Decodes like `decode_event` into `slot`, reusing the storage of the event `slot` may hold:
+/// a loop decoding many records into one slot (replay, rebuild) then allocates only for a
+/// field longer than before. The one in-out parameter of this module, for that reuse.
+void decode_event_reusing(std::string_view json, std::expected<event, error>& slot);
+
 } // namespace brokerd::persistence

@@ -16,9 +16,13 @@ namespace brokerd::persistence {
 
 namespace {
 
-error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
+error invalid(std::string message) {
+  return error{errc::invalid_argument, std::move(message)};
+}
 
-error corrupt(std::string message) { return error{errc::corrupt_record, std::move(message)}; }
+error corrupt(std::string message) {
+  return error{errc::corrupt_record, std::move(message)};
+}
 
 void put_big_endian(std::string& out, std::uint64_t v) {
   char bytes[8];
@@ -29,9 +33,13 @@ void put_big_endian(std::string& out, std::uint64_t v) {
   out.append(bytes, sizeof bytes);
 }
 
-std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+std::string_view view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 std::string hex(std::string_view bytes) {
   constexpr std::size_t max_shown = 32;
@@ -58,16 +66,27 @@ std::expected<void, error> check_event(const event& e) {
   return {};
 }
 
+/// Decodes the stored event `value` into `record` (whose seq is its key's), reusing the
+/// storage of the event it holds, and checks the event's seq against the key's.
+void decode_stored_reusing(std::string_view value, read_record& record) {
+  decode_event_reusing(value, record.value);
+  if (record.value && record.value->seq != record.seq)
+    record.value = std::unexpected(
+        corrupt("the record under this key holds seq " + std::to_string(record.value->seq)));
+}
+
 /// Decodes one stored event and checks it against the sequence number of its key.
 std::expected<event, error> decode_stored(std::uint64_t seq, std::string_view value) {
   auto decoded = decode_event(value);
   if (decoded && decoded->seq != seq)
-    return std::unexpected(corrupt("the record under this key holds seq " +
-                                   std::to_string(decoded->seq)));
+    decoded = std::unexpected(
+        corrupt("the record under this key holds seq " + std::to_string(decoded->seq)));
   return decoded;
 }
 
-std::string describe(const database& db) { return "'" + db.path().string() + "'"; }
+std::string describe(const database& db) {
+  return "'" + db.path().string() + "'";
+}
 
 } // namespace
 
@@ -84,9 +103,8 @@ event_log::event_log(database db, wall_clock clock, std::uint64_t last_seq)
 }
 
 event_log::event_log(event_log&& other) noexcept
-    : db_(std::move(other.db_)), clock_(std::move(other.clock_)),
-      last_seq_(other.last_seq_.load()), value_buffer_(std::move(other.value_buffer_)),
-      key_buffer_(std::move(other.key_buffer_)) {}
+    : db_(std::move(other.db_)), clock_(std::move(other.clock_)), last_seq_(other.last_seq_.load()),
+      value_buffer_(std::move(other.value_buffer_)), key_buffer_(std::move(other.key_buffer_)) {}
 
 event_log& event_log::operator=(event_log&& other) noexcept {
   db_ = std::move(other.db_);
@@ -128,7 +146,9 @@ std::expected<void, error> event_log::refresh_last_seq() {
   return {};
 }
 
-std::uint64_t event_log::last_seq() const noexcept { return last_seq_; }
+std::uint64_t event_log::last_seq() const noexcept {
+  return last_seq_;
+}
 
 std::expected<std::uint64_t, error> event_log::append(std::span<event> events, bool sync) {
   append_group group{events, {}};
@@ -141,8 +161,8 @@ std::expected<std::uint64_t, error> event_log::append(std::span<event> events, b
   return commit(std::span{&group, 1}, sync);
 }
 
-std::expected<std::uint64_t, error> event_log::append_batches(
-    std::span<event_batch* const> batches, bool sync) {
+std::expected<std::uint64_t, error> event_log::append_batches(std::span<event_batch* const> batches,
+                                                              bool sync) {
   std::vector<append_group> groups;
   groups.reserve(batches.size());
   for (event_batch* b : batches)
@@ -154,8 +174,7 @@ std::expected<std::uint64_t, error> event_log::append_batches(
 std::expected<std::uint64_t, error> event_log::commit(std::span<const append_group> groups,
                                                       bool sync) {
   if (db_.mode() != open_mode::read_write)
-    return std::unexpected(error{errc::read_only, "cannot append: " + describe(db_) +
-                                                      " is open " +
+    return std::unexpected(error{errc::read_only, "cannot append: " + describe(db_) + " is open " +
                                                       std::string{to_string(db_.mode())}});
   for (const auto& g : groups) {
     for (const auto& e : g.events)
@@ -220,22 +239,27 @@ std::expected<void, error> event_log::scan(std::uint64_t from_seq, std::uint64_t
   std::string end;
   rocksdb::Slice end_slice;
   rocksdb::ReadOptions options;
+  // A scan reads each block once: caching it would only evict the blocks point reads need.
+  options.fill_cache = false;
   if (to_seq != std::numeric_limits<std::uint64_t>::max()) {
     end = seq_key(to_seq + 1);
     end_slice = slice(end);
     options.iterate_upper_bound = &end_slice;
   }
   std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(options, d.events)};
+  // One record for the whole scan: its event's storage is reused from record to record.
+  read_record record;
   for (it->Seek(slice(start)); it->Valid(); it->Next()) {
     auto key = it->key();
-    read_record record;
     if (key.size() != 8) {
-      record.value = std::unexpected(corrupt("events key of " + std::to_string(key.size()) +
-                                             " bytes: " + hex(view(key))));
-    } else {
-      record.seq = read_big_endian(key.data());
-      record.value = decode_stored(record.seq, view(it->value()));
+      read_record damaged{0, std::unexpected(corrupt("events key of " + std::to_string(key.size()) +
+                                                     " bytes: " + hex(view(key))))};
+      if (!visit(damaged))
+        break;
+      continue;
     }
+    record.seq = read_big_endian(key.data());
+    decode_stored_reusing(view(it->value()), record);
     if (!visit(record))
       break;
   }
@@ -268,16 +292,14 @@ event_log::read_order(std::string_view order_id) const {
   prefix.push_back('\0');
   std::vector<std::uint64_t> seqs;
   {
-    std::unique_ptr<rocksdb::Iterator> it{
-        d.db->NewIterator(rocksdb::ReadOptions{}, d.order_index)};
-    for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix));
-         it->Next()) {
+    std::unique_ptr<rocksdb::Iterator> it{d.db->NewIterator(rocksdb::ReadOptions{}, d.order_index)};
+    for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
       if (it->key().size() == prefix.size() + 8)
         seqs.push_back(read_big_endian(it->key().data() + prefix.size()));
     }
     if (!it->status().ok())
-      return std::unexpected(to_error(it->status(), "cannot read the order index of '" +
-                                                        std::string{order_id} + "'"));
+      return std::unexpected(
+          to_error(it->status(), "cannot read the order index of '" + std::string{order_id} + "'"));
   }
   std::vector<read_record> out;
   out.reserve(seqs.size());
@@ -317,10 +339,11 @@ std::expected<std::vector<read_record>, error> event_log::poll_after(std::uint64
   return read_range(seq + 1, limit);
 }
 
-std::expected<void, error> event_log::sync_wal() { return db_.sync_wal(); }
+std::expected<void, error> event_log::sync_wal() {
+  return db_.sync_wal();
+}
 
-std::expected<void, error> event_log::put(std::string_view key, std::string_view value,
-                                          bool sync) {
+std::expected<void, error> event_log::put(std::string_view key, std::string_view value, bool sync) {
   registry_write w{std::string{key}, std::string{value}};
   if (auto ok = append({}, sync, std::span{&w, 1}); !ok)
     return std::unexpected(ok.error());

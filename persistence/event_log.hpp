@@ -62,7 +62,8 @@ struct append_group {
 /// entry, never events without the registry writes committed with them. After a process crash
 /// every append that returned success is present; after a power loss every append made with
 /// `sync` is present, later unsynced appends may be missing (from the newest backwards, with
-/// no gap in the sequence numbers that remain).
+/// no gap in the sequence numbers that remain). Reads change nothing, so a crash during one
+/// loses nothing.
 class event_log {
 public:
   /// Opens the database at `dir` in `mode` (see `database::open` for its errors) and finds
@@ -74,6 +75,8 @@ public:
   /// Takes over an open database and finds the last sequence number.
   static std::expected<event_log, error> open(database db, wall_clock clock = {});
 
+  /// Moves the handle (not while another thread uses it); the moved-from log must not be
+  /// used again.
   event_log(event_log&&) noexcept;
   event_log& operator=(event_log&&) noexcept;
   event_log(const event_log&) = delete;
@@ -117,13 +120,15 @@ public:
   /// cannot be decoded, or whose "seq" differs from its key, is returned with its sequence
   /// number and a `corrupt_record` (or `unsupported_version`) error, and reading goes on past
   /// it. Fails as a whole only when RocksDB cannot read (`io_error`, `corrupt_database`).
-  [[nodiscard]] std::expected<std::vector<read_record>, error>
-  read_range(std::uint64_t from_seq, std::size_t limit) const;
+  [[nodiscard]] std::expected<std::vector<read_record>, error> read_range(std::uint64_t from_seq,
+                                                                          std::size_t limit) const;
 
   /// Visits every record with `from_seq` <= seq <= `to_seq` in sequence order, through one
   /// consistent view of the log, until `visit` returns false. Damaged records are visited
-  /// like in `read_range` (a key of the wrong shape with seq 0). The visitor may move the
-  /// event out of the record. Fails only when RocksDB cannot read.
+  /// like in `read_range` (a key of the wrong shape with seq 0). One record object is reused
+  /// for every call, its event's storage with it, so that a scan allocates almost nothing:
+  /// the visitor must not keep a reference to it, but may move the event out. Fails only
+  /// when RocksDB cannot read.
   std::expected<void, error> scan(std::uint64_t from_seq, std::uint64_t to_seq,
                                   const std::function<bool(read_record&)>& visit) const;
 
@@ -139,20 +144,25 @@ public:
   [[nodiscard]] std::expected<std::vector<read_record>, error> poll_after(std::uint64_t seq,
                                                                           std::size_t limit);
 
-  /// Catches up with the writer (secondary handles) and refreshes `last_seq()`.
+  /// Catches up with the writer (secondary handles) and refreshes `last_seq()`. Changes
+  /// nothing in the database.
   std::expected<void, error> catch_up();
 
   /// Forces the WAL to disk: every append made so far then survives a power loss (used at
-  /// shutdown after unsynced appends).
+  /// shutdown after unsynced appends). Fails with `read_only` outside `read_write` mode.
   std::expected<void, error> sync_wal();
 
-  /// Writes `value` at registry `key`, atomically, fsynced with `sync`.
+  /// Writes `value` at registry `key`, fsynced with `sync`. Writer thread only; fails with
+  /// `read_only` outside `read_write` mode, `invalid_argument` for an empty key. A crash
+  /// leaves the old value or the new one, never a mix.
   std::expected<void, error> put(std::string_view key, std::string_view value, bool sync = true);
 
   /// Reads registry `key`: nullopt when it does not exist, an error only when reading fails.
+  /// Sees every write that returned before the call (for a secondary: as of its last catch-up).
   [[nodiscard]] std::expected<std::optional<std::string>, error> get(std::string_view key) const;
 
-  /// Erases registry `key` (erasing a missing key succeeds), fsynced with `sync`.
+  /// Erases registry `key` (erasing a missing key succeeds), fsynced with `sync`. Writer
+  /// thread only; a crash leaves the key or its absence.
   std::expected<void, error> erase(std::string_view key, bool sync = true);
 
   /// Every registry record whose key starts with `prefix`, in key order.

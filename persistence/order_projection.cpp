@@ -70,8 +70,7 @@ const projected_order* order_projection::find(std::string_view order_id) const {
   return it == orders_.end() ? nullptr : &it->second;
 }
 
-std::expected<rebuild_result, error> rebuild_orders(const event_log& log,
-                                                    std::uint64_t up_to_seq) {
+std::expected<rebuild_result, error> rebuild_orders(const event_log& log, std::uint64_t up_to_seq) {
   rebuild_result result;
   auto ok = log.scan(0, up_to_seq, [&result](read_record& r) {
     ++result.records;

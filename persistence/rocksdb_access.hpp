@@ -39,9 +39,15 @@ struct database::impl {
   ~impl();
 };
 
-/// The RocksDB options every handle of `mode` is opened with (the database's and each column
-/// family's). Benchmarks open their raw baseline with the same.
+/// The RocksDB options every handle of `mode` is opened with (the database's, and the column
+/// families' other than events).
 rocksdb::Options make_rocksdb_options(open_mode mode);
+
+/// The events family's options: `base` with 32 KiB blocks and LZ4 compression (when this
+/// RocksDB build has it), because the family is read in long sequential scans (replay,
+/// start-up rebuild) and written append-only. Table settings are per file: a database written
+/// with other settings reads unchanged.
+rocksdb::ColumnFamilyOptions make_events_family_options(const rocksdb::Options& base);
 
 /// Converts a RocksDB status into the module's error, prefixing `context` (what was being
 /// done, and to which directory or key). Lock failures become `locked`, corruption

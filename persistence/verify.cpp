@@ -11,7 +11,9 @@ namespace {
 
 using engine::order_status;
 
-std::string text(order_status s) { return std::string{engine::to_string(s)}; }
+std::string text(order_status s) {
+  return std::string{engine::to_string(s)};
+}
 
 bool is_order_type(std::string_view type) {
   return type == event_types::order_submitted || type == event_types::order_status ||
@@ -34,11 +36,11 @@ void log_verifier::check(const read_record& r) {
       else if (r.seq == next_seq_ + 1)
         what = "gap: seq " + std::to_string(next_seq_) + " missing";
       else if (r.seq > next_seq_)
-        what = "gap: seq " + std::to_string(next_seq_) + ".." + std::to_string(r.seq - 1) +
-               " missing";
+        what =
+            "gap: seq " + std::to_string(next_seq_) + ".." + std::to_string(r.seq - 1) + " missing";
       else
-        what = "seq " + std::to_string(r.seq) + " out of order after " +
-               std::to_string(next_seq_ - 1);
+        what =
+            "seq " + std::to_string(r.seq) + " out of order after " + std::to_string(next_seq_ - 1);
       faults_.push_back(fault{r.seq, {}, std::move(what)});
     }
     if (r.seq >= next_seq_)
@@ -90,7 +92,7 @@ void log_verifier::check_order_event(const event& e) {
     add(e, "the order's first event is " + e.type + ", not order.submitted");
     order_track o;
     o.status = e.from.value_or(e.type == event_types::order_fill ? order_status::partially_filled
-                                                                  : order_status::pending_new);
+                                                                 : order_status::pending_new);
     it = orders_.emplace(e.order_id, std::move(o)).first;
   }
   order_track& o = it->second;
@@ -117,8 +119,7 @@ void log_verifier::check_order_event(const event& e) {
     check_fill_state(e, o);
     if (*e.to == order_status::filled && e.filled_quantity && o.quantity &&
         *e.filled_quantity != *o.quantity)
-      add(e, "filled with " + e.filled_quantity->to_string() + " of " +
-                 o.quantity->to_string());
+      add(e, "filled with " + e.filled_quantity->to_string() + " of " + o.quantity->to_string());
     o.status = *e.to;
     return;
   }

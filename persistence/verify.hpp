@@ -50,7 +50,9 @@ struct verify_report {
 ///     states the filled quantity;
 ///   - after a terminal status only order.anomaly events follow.
 /// An event that breaks a rule is reported once and otherwise applied as far as it can be, so
-/// that one fault does not cascade into many. Not thread-safe.
+/// that one fault does not cascade into many. A missing or undecodable record cannot be
+/// applied: the later events of its order may then be reported against the state before it.
+/// Not thread-safe.
 class log_verifier {
 public:
   /// Checks the next record.

@@ -123,7 +123,7 @@ TEST_CASE("a SIGKILL during a burst of 1000 orders loses no answered order and s
 
   // The log is gap-free and every transition legal.
   auto verify = run_program({program("brokerctl").string(), "verify", "--data-dir",
-                             (data / "events").string()},
+                             data.string()},
                             dir.path() / "verify.log");
   INFO(verify.output);
   REQUIRE(verify.status == 0);

@@ -158,12 +158,12 @@ TEST_CASE("brokerd shuts down cleanly on SIGTERM with its log verified", "[integ
     CHECK(server.process().output().find("event log drained") != std::string::npos);
   }
   auto verify = run_program({program("brokerctl").string(), "verify", "--data-dir",
-                             (data / "events").string()},
+                             data.string()},
                             dir.path() / "verify.log");
   INFO(verify.output);
   CHECK(verify.status == 0);
   auto replay = run_program({program("brokerctl").string(), "replay", "--data-dir",
-                             (data / "events").string(), "--format", "jsonl"},
+                             data.string(), "--format", "jsonl"},
                             dir.path() / "replay.log");
   CHECK(replay.status == 0);
   CHECK(replay.output.find("order.submitted") != std::string::npos);

@@ -5,9 +5,10 @@
 //   brokerctl verify --data-dir D
 //   brokerctl state  --data-dir D [--at SEQ] [--format jsonl|table]
 
+#include <filesystem>
 #include <algorithm>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -73,7 +74,9 @@ exit status: 0 success, 1 verify found faults, 2 damaged records were read,
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-extern "C" void on_stop_signal(int) { stop_requested = 1; }
+extern "C" void on_stop_signal(int) {
+  stop_requested = 1;
+}
 
 struct options {
   std::string command;
@@ -90,7 +93,9 @@ struct usage_error {
   std::string message;
 };
 
-void write_out(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void write_out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
 
 void write_err(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stderr);
@@ -129,11 +134,9 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       value = arg.substr(eq + 1);
     }
     if (!command->second.contains(flag))
-      return std::unexpected(usage_error{arg.starts_with("--")
-                                             ? "unknown option '" + std::string{flag} +
-                                                   "' for " + o.command
-                                             : "unexpected argument '" + std::string{arg} +
-                                                   "'"});
+      return std::unexpected(usage_error{
+          arg.starts_with("--") ? "unknown option '" + std::string{flag} + "' for " + o.command
+                                : "unexpected argument '" + std::string{arg} + "'"});
     if (flag == "--follow") {
       if (value)
         return std::unexpected(usage_error{"--follow takes no value"});
@@ -148,7 +151,8 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
     auto number = [&]() -> std::expected<std::uint64_t, usage_error> {
       auto n = parse_u64(*value);
       if (!n)
-        return std::unexpected(usage_error{std::string{flag} + " needs a non-negative integer, not '" +
+        return std::unexpected(usage_error{std::string{flag} +
+                                           " needs a non-negative integer, not '" +
                                            std::string{*value} + "'"});
       return *n;
     };
@@ -160,8 +164,8 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       o.order = std::string{*value};
     } else if (flag == "--format") {
       if (*value != "jsonl" && *value != "table")
-        return std::unexpected(usage_error{"--format must be jsonl or table, not '" +
-                                           std::string{*value} + "'"});
+        return std::unexpected(
+            usage_error{"--format must be jsonl or table, not '" + std::string{*value} + "'"});
       o.table = *value == "table";
     } else {
       auto n = number();
@@ -184,14 +188,25 @@ int exit_for(const persistence::error& e) {
   return e.code == persistence::errc::not_found ? exit_no_input : exit_io;
 }
 
+/// brokerd keeps its event log in DATA_DIR/events: accept brokerd's --data-dir as well as the
+/// log's own directory.
+std::filesystem::path log_dir(const std::filesystem::path& data_dir) {
+  auto nested = data_dir / "events";
+  std::error_code ec;
+  if (std::filesystem::exists(nested / "CURRENT", ec))
+    return nested;
+  return data_dir;
+}
+
 std::expected<event_log, int> open_log(const options& o) {
-  auto held = persistence::database::is_held_by_writer(o.data_dir);
+  auto dir = log_dir(o.data_dir);
+  auto held = persistence::database::is_held_by_writer(dir);
   if (!held) {
     write_err("brokerctl: " + held.error().to_string() + "\n");
     return std::unexpected(exit_io);
   }
   open_mode mode = (o.follow || *held) ? open_mode::secondary : open_mode::read_only;
-  auto log = event_log::open(o.data_dir, mode);
+  auto log = event_log::open(dir, mode);
   if (!log) {
     write_err("brokerctl: " + log.error().to_string() + "\n");
     return std::unexpected(exit_for(log.error()));
@@ -200,8 +215,7 @@ std::expected<event_log, int> open_log(const options& o) {
 }
 
 void report_damaged(std::uint64_t seq, const persistence::error& e) {
-  write_err("brokerctl: seq " + std::to_string(seq) + ": damaged record: " + e.to_string() +
-            "\n");
+  write_err("brokerctl: seq " + std::to_string(seq) + ": damaged record: " + e.to_string() + "\n");
 }
 
 /// Prints records for `replay`, counting what it printed against the limit.

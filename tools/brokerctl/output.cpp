@@ -162,28 +162,19 @@ std::string order_json_line(const persistence::projected_order& p) {
 
 std::string order_table(const persistence::order_projection::order_map& orders) {
   static constexpr std::array<std::string_view, 16> headers{
-      "ID",  "CLIENT ID", "BROKER ID", "USER",   "CONN",   "BROKER", "SYMBOL",   "SIDE",
-      "TYPE", "QTY",      "LIMIT",     "STOP",   "STATUS", "FILLED", "AVG",      "LAST SEQ"};
+      "ID",   "CLIENT ID", "BROKER ID", "USER", "CONN",   "BROKER", "SYMBOL", "SIDE",
+      "TYPE", "QTY",       "LIMIT",     "STOP", "STATUS", "FILLED", "AVG",    "LAST SEQ"};
   std::vector<std::array<std::string, headers.size()>> rows;
   rows.reserve(orders.size());
   for (const auto& [id, p] : orders) {
     const engine::order& o = p.order;
-    rows.push_back({o.id,
-                    o.client_order_id,
-                    o.broker_order_id,
-                    o.user,
-                    o.connection,
-                    std::string{engine::to_string(o.broker)},
-                    o.symbol,
+    rows.push_back({o.id, o.client_order_id, o.broker_order_id, o.user, o.connection,
+                    std::string{engine::to_string(o.broker)}, o.symbol,
                     std::string{engine::to_string(o.order_side)},
-                    std::string{engine::to_string(o.type)},
-                    o.quantity.to_string(),
-                    decimal_text(o.limit_price),
-                    decimal_text(o.stop_price),
-                    std::string{engine::to_string(o.status)},
-                    o.filled_quantity.to_string(),
-                    o.avg_fill_price.to_string(),
-                    std::to_string(p.last_seq)});
+                    std::string{engine::to_string(o.type)}, o.quantity.to_string(),
+                    decimal_text(o.limit_price), decimal_text(o.stop_price),
+                    std::string{engine::to_string(o.status)}, o.filled_quantity.to_string(),
+                    o.avg_fill_price.to_string(), std::to_string(p.last_seq)});
   }
   std::array<std::size_t, headers.size()> widths{};
   for (std::size_t c = 0; c < headers.size(); ++c) {

@@ -122,7 +122,7 @@ int run(const config::options& opts) {
   actors::router_config rcfg;
   rcfg.sync_status_events = opts.sync_status_events;
   auto router = actors::spawn_router(sys, log_actor, std::move(orders), rcfg);
-  auto front = api::spawn_front(sys, api::front_config{log, log_actor, router});
+  auto front = api::spawn_front(sys, api::front_config{log, log_actor, router, log->last_seq() + 1});
 
   std::vector<caf::actor> supervisors;
   auto conns = log->scan_prefix(persistence::registry_keys::connection);

@@ -413,10 +413,15 @@ TEST_CASE("query strings are split and percent-decoded") {
 TEST_CASE("query_uint accepts plain digits only and names the parameter otherwise") {
   std::vector<std::pair<std::string, std::string>> q{
       {"since", "42"}, {"limit", "1001"}, {"max", "18446744073709551615"}, {"zero", "007"}};
-  CHECK(api::query_uint(q, "since") == std::optional<std::uint64_t>{42});
-  CHECK(api::query_uint(q, "absent") == std::optional<std::uint64_t>{});
-  CHECK(api::query_uint(q, "max") == std::optional<std::uint64_t>{18446744073709551615ULL});
-  CHECK(api::query_uint(q, "zero") == std::optional<std::uint64_t>{7});
+  auto ok = [&](std::string_view name) {
+    auto r = api::query_uint(q, name);
+    REQUIRE(r.has_value());
+    return *r;
+  };
+  CHECK(ok("since") == std::optional<std::uint64_t>{42});
+  CHECK(ok("absent") == std::optional<std::uint64_t>{});
+  CHECK(ok("max") == std::optional<std::uint64_t>{18446744073709551615ULL});
+  CHECK(ok("zero") == std::optional<std::uint64_t>{7});
   CHECK(api::query_value(q, "limit") == "1001");
   CHECK_FALSE(api::query_value(q, "nope"));
 

@@ -89,7 +89,7 @@ TEST_CASE("is_held_by_writer tells a running writer from a stopped database") {
   CHECK(database::is_held_by_writer(tmp.path()).value() == false);
 }
 
-TEST_CASE("a database with a garbled CURRENT file fails to open with an error") {
+TEST_CASE("a database whose CURRENT names a missing MANIFEST is reported damaged") {
   temp_dir tmp;
   write_one_event(tmp.path());
   {
@@ -100,9 +100,25 @@ TEST_CASE("a database with a garbled CURRENT file fails to open with an error") 
     auto db = database::open(tmp.path(), mode);
     REQUIRE_FALSE(db.has_value());
     INFO(db.error().to_string());
-    CHECK((db.error().code == errc::corrupt_database || db.error().code == errc::not_found ||
-           db.error().code == errc::io_error));
+    CHECK(db.error().code == errc::corrupt_database);
     CHECK(db.error().message.find(tmp.path().string()) != std::string::npos);
+  }
+}
+
+TEST_CASE("a database whose MANIFEST is garbage fails to open with an error, not a crash") {
+  temp_dir tmp;
+  write_one_event(tmp.path());
+  for (const auto& entry : std::filesystem::directory_iterator{tmp.path()}) {
+    if (entry.path().filename().string().starts_with("MANIFEST-")) {
+      std::ofstream manifest{entry.path(), std::ios::trunc | std::ios::binary};
+      manifest << std::string(300, '\x5a');
+    }
+  }
+  for (auto mode : {open_mode::read_write, open_mode::read_only, open_mode::secondary}) {
+    auto db = database::open(tmp.path(), mode);
+    REQUIRE_FALSE(db.has_value());
+    INFO(db.error().to_string());
+    CHECK(db.error().code == errc::corrupt_database);
   }
 }
 
@@ -178,8 +194,7 @@ TEST_CASE("RocksDB statuses become persistence errors with context") {
   CHECK(to_error(rocksdb::Status::IOError("lock hold by current process"), "opening").code ==
         errc::locked);
   CHECK(to_error(rocksdb::Status::NotFound("k"), "get").code == errc::not_found);
-  CHECK(to_error(rocksdb::Status::InvalidArgument("opt"), "open").code ==
-        errc::invalid_argument);
+  CHECK(to_error(rocksdb::Status::InvalidArgument("opt"), "open").code == errc::invalid_argument);
   auto e = to_error(rocksdb::Status::IOError("disk full"), "writing x");
   CHECK(e.message.rfind("writing x: ", 0) == 0);
   CHECK(e.message.find("disk full") != std::string::npos);

@@ -58,8 +58,7 @@ std::string random_text(std::mt19937_64& rng) {
   return s;
 }
 
-template <class T, class Pick>
-std::optional<T> maybe(std::mt19937_64& rng, Pick pick) {
+template <class T, class Pick> std::optional<T> maybe(std::mt19937_64& rng, Pick pick) {
   if (std::uniform_int_distribution<int>{0, 3}(rng) == 0)
     return std::nullopt;
   return pick();
@@ -81,8 +80,8 @@ event random_event(std::mt19937_64& rng) {
   e.type = "t" + random_text(rng);
   e.user = random_text(rng);
   e.connection = random_text(rng);
-  e.broker = maybe<engine::broker_id>(
-      rng, [&] { return static_cast<engine::broker_id>(small(rng) % 4); });
+  e.broker =
+      maybe<engine::broker_id>(rng, [&] { return static_cast<engine::broker_id>(small(rng) % 4); });
   e.order_id = random_text(rng);
   e.client_order_id = random_text(rng);
   e.broker_order_id = random_text(rng);
@@ -136,7 +135,8 @@ TEST_CASE("empty strings and absent optionals are omitted from the encoding") {
 }
 
 TEST_CASE("a minimal document decodes to an event with every other field empty") {
-  auto decoded = decode_event(R"({"v":1,"seq":1,"ts":5,"type":"connection.state","source":"local"})");
+  auto decoded =
+      decode_event(R"({"v":1,"seq":1,"ts":5,"type":"connection.state","source":"local"})");
   REQUIRE(decoded.has_value());
   CHECK(*decoded == minimal_event());
 }
@@ -188,8 +188,8 @@ TEST_CASE("every side, order type and time in force round-trips through the code
     REQUIRE(decoded.has_value());
     CHECK(decoded->type_of_order == t);
   }
-  for (auto t : {engine::time_in_force::day, engine::time_in_force::gtc,
-                 engine::time_in_force::ioc, engine::time_in_force::fok}) {
+  for (auto t : {engine::time_in_force::day, engine::time_in_force::gtc, engine::time_in_force::ioc,
+                 engine::time_in_force::fok}) {
     event e = minimal_event();
     e.tif = t;
     auto decoded = decode_event(encode_event(e));
@@ -215,9 +215,9 @@ TEST_CASE("every order status round-trips as from and as to") {
 }
 
 TEST_CASE("every event source round-trips by its text") {
-  for (auto [source, text] : {std::pair{event_source::broker, "broker"},
-                              std::pair{event_source::reconcile, "reconcile"},
-                              std::pair{event_source::local, "local"}}) {
+  for (auto [source, text] :
+       {std::pair{event_source::broker, "broker"}, std::pair{event_source::reconcile, "reconcile"},
+        std::pair{event_source::local, "local"}}) {
     event e = minimal_event();
     e.source = source;
     std::string json = encode_event(e);
@@ -244,6 +244,21 @@ TEST_CASE("encode_event_into replaces the buffer's contents") {
   std::string buffer = "left over from before";
   encode_event_into(minimal_event(), buffer);
   CHECK(buffer == encode_event(minimal_event()));
+}
+
+TEST_CASE("decoding into a reused slot leaves nothing of the previous event") {
+  std::expected<event, error> slot{full_event()};
+  decode_event_reusing(encode_event(minimal_event()), slot);
+  REQUIRE(slot.has_value());
+  CHECK(*slot == minimal_event());
+
+  decode_event_reusing("not json", slot);
+  REQUIRE_FALSE(slot.has_value());
+  CHECK(slot.error().code == errc::corrupt_record);
+
+  decode_event_reusing(full_event_json, slot);
+  REQUIRE(slot.has_value());
+  CHECK(*slot == full_event());
 }
 
 TEST_CASE("unknown keys are ignored, whatever their value") {
@@ -313,13 +328,15 @@ TEST_CASE("a version of zero or below is rejected") {
 
 TEST_CASE("numeric fields of the wrong JSON type are rejected by name") {
   require_decode_error(R"({"v":"1","seq":1,"ts":1,"type":"x","source":"local"})",
-                       errc::corrupt_record, "field v: expected an unsigned integer, found a string");
+                       errc::corrupt_record,
+                       "field v: expected an unsigned integer, found a string");
   require_decode_error(R"({"v":1,"seq":"1","ts":1,"type":"x","source":"local"})",
                        errc::corrupt_record, "field seq: expected an unsigned integer");
   require_decode_error(R"({"v":1,"seq":-4,"ts":1,"type":"x","source":"local"})",
                        errc::corrupt_record, "field seq: expected an unsigned integer, found -4");
   require_decode_error(R"({"v":1,"seq":1.5,"ts":1,"type":"x","source":"local"})",
-                       errc::corrupt_record, "field seq: expected an unsigned integer, found a floating-point number");
+                       errc::corrupt_record,
+                       "field seq: expected an unsigned integer, found a floating-point number");
   require_decode_error(R"({"v":1,"seq":1,"ts":true,"type":"x","source":"local"})",
                        errc::corrupt_record, "field ts: expected an integer, found a boolean");
   require_decode_error(R"({"v":1,"seq":1,"ts":18446744073709551615,"type":"x","source":"local"})",
@@ -327,8 +344,8 @@ TEST_CASE("numeric fields of the wrong JSON type are rejected by name") {
 }
 
 TEST_CASE("text fields of the wrong JSON type are rejected by name") {
-  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":7,"source":"local"})",
-                       errc::corrupt_record, "field type: expected a string, found a number");
+  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":7,"source":"local"})", errc::corrupt_record,
+                       "field type: expected a string, found a number");
   require_decode_error(with_fields(R"("user":null)"), errc::corrupt_record,
                        "field user: expected a string, found null");
   require_decode_error(with_fields(R"("orderId":{"id":1})"), errc::corrupt_record,
@@ -339,8 +356,8 @@ TEST_CASE("text fields of the wrong JSON type are rejected by name") {
                        "field quantity: expected a decimal string, found a number");
   require_decode_error(with_fields(R"("lastPrice":1.5)"), errc::corrupt_record,
                        "field lastPrice: expected a decimal string, found a floating-point number");
-  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":"","source":"local"})",
-                       errc::corrupt_record, "field type: must not be empty");
+  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":"","source":"local"})", errc::corrupt_record,
+                       "field type: must not be empty");
 }
 
 TEST_CASE("a bad decimal is rejected naming its field") {
@@ -369,8 +386,8 @@ TEST_CASE("a bad enum text is rejected naming its field") {
                        "field orderType: 'trailing' is not a known value");
   require_decode_error(with_fields(R"("timeInForce":"opg")"), errc::corrupt_record,
                        "field timeInForce: 'opg' is not a known value");
-  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":"x","source":"me"})",
-                       errc::corrupt_record, "field source: 'me' is not a known value");
+  require_decode_error(R"({"v":1,"seq":1,"ts":1,"type":"x","source":"me"})", errc::corrupt_record,
+                       "field source: 'me' is not a known value");
 }
 
 TEST_CASE("a repeated key is rejected") {

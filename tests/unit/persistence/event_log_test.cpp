@@ -80,8 +80,8 @@ TEST_CASE("appends assign gap-free sequence numbers starting at 1") {
   for (int i = 0; i < 200; ++i) {
     event_batch batch;
     for (int k = 0; k <= i % 4; ++k)
-      batch.push_back(status_event("o-" + std::to_string(i), order_status::new_,
-                                   order_status::canceled));
+      batch.push_back(
+          status_event("o-" + std::to_string(i), order_status::new_, order_status::canceled));
     auto last = log.append(batch, false);
     REQUIRE(last.has_value());
     for (std::size_t k = 0; k < batch.size(); ++k)
@@ -121,9 +121,8 @@ TEST_CASE("sequence numbers continue after close and reopen") {
 
 TEST_CASE("an append stamps every event of the batch with the clock's time") {
   temp_dir tmp;
-  auto log = event_log::open(tmp.path(), open_mode::read_write, [] {
-    return std::int64_t{1'714'566'896'123'456'789};
-  });
+  auto log = event_log::open(tmp.path(), open_mode::read_write,
+                             [] { return std::int64_t{1'714'566'896'123'456'789}; });
   REQUIRE(log.has_value());
   event_batch batch{status_event("o-1", order_status::pending_new, order_status::new_),
                     status_event("o-1", order_status::new_, order_status::canceled)};
@@ -197,8 +196,8 @@ TEST_CASE("events with a bad version or an order id holding NUL are refused") {
   event_batch bad_version{status_event("o-1", order_status::new_, order_status::filled)};
   bad_version[0].version = event_version + 1;
   CHECK(log.append(bad_version, false).error().code == errc::invalid_argument);
-  event_batch bad_id{status_event(std::string{"o\0x", 3}, order_status::new_,
-                                  order_status::filled)};
+  event_batch bad_id{
+      status_event(std::string{"o\0x", 3}, order_status::new_, order_status::filled)};
   CHECK(log.append(bad_id, false).error().message.find("NUL") != std::string::npos);
   CHECK(log.last_seq() == 0);
 }
@@ -253,13 +252,13 @@ TEST_CASE("an order's events are read by order id in sequence order") {
     auto b = submitted(id);
     REQUIRE(log.append(b, false).has_value());
   }
-  event_batch more{status_event("o-10", order_status::pending_new, order_status::new_),
-                   status_event("o-1", order_status::pending_new, order_status::new_),
-                   status_event("o-1", order_status::new_, order_status::partially_filled, "40",
-                                "187")};
+  event_batch more{
+      status_event("o-10", order_status::pending_new, order_status::new_),
+      status_event("o-1", order_status::pending_new, order_status::new_),
+      status_event("o-1", order_status::new_, order_status::partially_filled, "40", "187")};
   REQUIRE(log.append(more, false).has_value());
-  event_batch last{status_event("o-1", order_status::partially_filled, order_status::filled,
-                                "100", "187.1")};
+  event_batch last{
+      status_event("o-1", order_status::partially_filled, order_status::filled, "100", "187.1")};
   REQUIRE(log.append(last, false).has_value());
 
   auto records = log.read_order("o-1").value();
@@ -295,8 +294,8 @@ TEST_CASE("read_range starts at from_seq and stops at limit") {
   auto log = open_log(tmp.path());
   event_batch batch;
   for (int i = 0; i < 10; ++i)
-    batch.push_back(status_event("o-" + std::to_string(i), order_status::new_,
-                                 order_status::canceled));
+    batch.push_back(
+        status_event("o-" + std::to_string(i), order_status::new_, order_status::canceled));
   REQUIRE(log.append(batch, false).value() == 10);
   CHECK(seqs_of(log.read_range(4, 3).value()) == range(4, 6));
   CHECK(seqs_of(log.read_range(9, 100).value()) == range(9, 10));
@@ -313,17 +312,19 @@ TEST_CASE("scan visits the records between two sequence numbers and stops on req
     batch.push_back(status_event("o", order_status::new_, order_status::canceled));
   REQUIRE(log.append(batch, false).has_value());
   std::vector<std::uint64_t> seen;
-  REQUIRE(log.scan(3, 7, [&](read_record& r) {
-                 seen.push_back(r.seq);
-                 return true;
-               })
+  REQUIRE(log.scan(3, 7,
+                   [&](read_record& r) {
+                     seen.push_back(r.seq);
+                     return true;
+                   })
               .has_value());
   CHECK(seen == range(3, 7));
   seen.clear();
-  REQUIRE(log.scan(1, 10, [&](read_record& r) {
-                 seen.push_back(r.seq);
-                 return r.seq < 2;
-               })
+  REQUIRE(log.scan(1, 10,
+                   [&](read_record& r) {
+                     seen.push_back(r.seq);
+                     return r.seq < 2;
+                   })
               .has_value());
   CHECK(seen == range(1, 2));
 }
@@ -450,8 +451,8 @@ TEST_CASE("registry values are put, read, erased and scanned by prefix") {
   CHECK(log.get("user/carol").value() == std::nullopt);
 
   auto users = log.scan_prefix("user/").value();
-  CHECK(users == std::vector<registry_entry>{{"user/alice", "{\"premium\":false}"},
-                                             {"user/bob", "{}"}});
+  CHECK(users ==
+        std::vector<registry_entry>{{"user/alice", "{\"premium\":false}"}, {"user/bob", "{}"}});
   CHECK(log.scan_prefix("").value().size() == 3);
   CHECK(log.scan_prefix("token/").value().empty());
 
@@ -518,8 +519,7 @@ TEST_CASE("a group commit carries each caller's registry writes") {
   std::vector<registry_write> wb{{"k/b", std::string{"2"}}};
   std::vector<append_group> groups{{a, wa}, {b, wb}};
   CHECK(log.commit(groups, false).value() == 2);
-  CHECK(log.scan_prefix("k/").value() ==
-        std::vector<registry_entry>{{"k/a", "1"}, {"k/b", "2"}});
+  CHECK(log.scan_prefix("k/").value() == std::vector<registry_entry>{{"k/a", "1"}, {"k/b", "2"}});
 }
 
 TEST_CASE("sync_wal succeeds on the writer's handle") {

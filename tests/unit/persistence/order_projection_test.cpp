@@ -52,9 +52,8 @@ TEST_CASE("status and fill events move the status and the fill state") {
   event ack = status_event("o-1", order_status::pending_new, order_status::new_);
   ack.broker_order_id = "b-1";
   p.apply(stamped(ack, 2));
-  p.apply(stamped(status_event("o-1", order_status::new_, order_status::partially_filled, "40",
-                               "187.25"),
-                  3));
+  p.apply(stamped(
+      status_event("o-1", order_status::new_, order_status::partially_filled, "40", "187.25"), 3));
   p.apply(stamped(fill_event("o-1", "70", "187.2"), 4));
 
   const auto& o = p.find("o-1")->order;

@@ -29,7 +29,9 @@ verify_report verify_events(std::vector<event> events) {
   return v.report();
 }
 
-event submitted(const std::string& id) { return make_submitted_event(sample_order(id)); }
+event submitted(const std::string& id) {
+  return make_submitted_event(sample_order(id));
+}
 
 /// The one fault of `report`, which must have exactly one.
 fault only_fault(const verify_report& report) {
@@ -140,8 +142,7 @@ TEST_CASE("order.submitted that does not go to pending_new or lacks a quantity i
   CHECK(contains(only_fault(verify_events({with_from})).what, "must not have a from status"));
   event no_qty = submitted("o-1");
   no_qty.quantity.reset();
-  CHECK(only_fault(verify_events({no_qty})).what ==
-        "order.submitted without a positive quantity");
+  CHECK(only_fault(verify_events({no_qty})).what == "order.submitted without a positive quantity");
 }
 
 TEST_CASE("an order.status whose from is not the current status is a fault") {

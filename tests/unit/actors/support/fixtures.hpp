@@ -72,6 +72,10 @@ persistence::event_batch events_of(const persistence::event_log& log, const std:
 /// The order.status events of a batch as "from>to" texts, in order.
 std::vector<std::string> transitions(const persistence::event_batch& events);
 
+/// Waits until the newest order.status event of order `order_id` in `log` moved it to `s`.
+bool wait_for_logged_status(const persistence::event_log& log, const std::string& order_id,
+                            engine::order_status s);
+
 /// Polls `done` every few milliseconds until it holds or `bound` passed; returns its last
 /// value.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds bound = wait_bound);
@@ -131,16 +135,18 @@ public:
                      std::vector<std::pair<std::string, std::string>> settings,
                      supervisor_policy policy = {});
 
+  /// Starts the supervisor of a connection whose sessions `factory` makes, and attaches it.
+  caf::actor connect(const connection_spec& spec, session_factory factory,
+                     supervisor_policy policy = {});
+
   std::expected<place_result, caf::error> place(engine::order o);
   std::expected<engine::order, caf::error> cancel(const std::string& user, const std::string& id);
   std::expected<engine::order, caf::error> get(const std::string& user, const std::string& id);
   std::expected<order_list, caf::error> list(const std::string& user,
                                              const std::string& connection);
 
-  /// Waits until the router reports order `id` of `user` in status `s`.
-  bool wait_for_status(const std::string& user, const std::string& id, engine::order_status s);
-
 private:
+  std::shared_ptr<paper::book> book_;
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<caf::scoped_actor> self_;

@@ -22,7 +22,9 @@ temp_dir::~temp_dir() {
   fs::remove_all(path_, ec);
 }
 
-fs::path temp_dir::operator/(std::string_view name) const { return path_ / name; }
+fs::path temp_dir::operator/(std::string_view name) const {
+  return path_ / name;
+}
 
 engine::decimal dec(std::string_view text) {
   auto d = engine::decimal::parse(text);
