@@ -61,13 +61,20 @@ TEST_CASE_METHOD(fixture, "a market order is answered pending_new, then fills an
   auto balance = parse_json(get("/api/connections/" + server.connection() + "/balance").body);
   CHECK(json_string(balance, "cash") != "100000");
 
-  // The log holds the intent and each transition, in order.
-  auto events = parse_json(get("/api/events?since=1&limit=1000").body);
+  // The log holds the intent and each transition, in order (status events are appended
+  // right after the router applies them: wait, bounded, for the last one).
   std::vector<std::string> seen;
-  for (const auto& ev : json_member(events, "events").GetArray())
-    if (json_has(ev, "orderId") && json_string(ev, "orderId") == id)
-      seen.push_back(json_string(ev, "type") + ":" +
-                     (json_has(ev, "to") ? json_string(ev, "to") : std::string{}));
+  wait_until(
+      [&] {
+        seen.clear();
+        auto events = parse_json(get("/api/events?since=1&limit=1000").body);
+        for (const auto& ev : json_member(events, "events").GetArray())
+          if (json_has(ev, "orderId") && json_string(ev, "orderId") == id)
+            seen.push_back(json_string(ev, "type") + ":" +
+                           (json_has(ev, "to") ? json_string(ev, "to") : std::string{}));
+        return !seen.empty() && seen.back() == "order.status:filled";
+      },
+      std::chrono::seconds{10}, std::chrono::milliseconds{20});
   REQUIRE(seen.size() >= 2);
   CHECK(seen.front() == "order.submitted:pending_new");
   CHECK(seen.back() == "order.status:filled");

@@ -1,6 +1,9 @@
 #include "actors/brokers/paper/session.hpp"
 
 #include <charconv>
+#include <functional>
+
+#include "actors/rate_limit_mailbox.hpp"
 
 #include "engine/order_state.hpp"
 
@@ -31,6 +34,11 @@ struct session_state {
   /// Working orders by client order id.
   std::map<std::string, book_order> working;
   std::uint64_t tick = 0;
+  /// Every request passes this mailbox, as it would on the way to a real broker.
+  std::optional<rate_limit_mailbox<std::function<void()>>> mailbox;
+  /// Generation of the armed release timer (timers cannot be cancelled: stale ones are ignored).
+  std::uint64_t release_epoch = 0;
+  bool release_armed = false;
   static inline const char* name = "paper_session";
 };
 
@@ -167,6 +175,123 @@ void match_all(self_ptr self) {
   }
 }
 
+using actors::lane;
+
+engine::position_list positions_of(const session_state& st) {
+  engine::position_list out;
+  for (const auto& [sym, h] : st.account.positions) {
+    auto mv = decimal::multiply(h.quantity, price_of(st, sym));
+    out.push_back(engine::position{sym, h.quantity, h.avg_cost, mv.value_or(decimal{})});
+  }
+  return out;
+}
+
+/// Runs every request the limits allow now, then arms one timer for the next.
+void release(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  for (auto& run : st.mailbox->release(now))
+    run();
+  if (st.release_armed)
+    return;
+  if (auto wait = st.mailbox->next_release_in(now)) {
+    st.release_armed = true;
+    self->delayed_send(self, std::chrono::ceil<std::chrono::microseconds>(*wait), drain_atom_v,
+                       ++st.release_epoch);
+  }
+}
+
+/// Queues a request in the mailbox; its answer is delivered when the limits let it run.
+template <class T, class F> caf::result<T> enqueue(self_ptr self, lane in, F fn) {
+  auto rp = self->make_response_promise<T>();
+  auto run = [rp, fn]() mutable {
+    caf::expected<T> r = fn();
+    if (r)
+      rp.deliver(std::move(*r));
+    else
+      rp.deliver(r.error());
+  };
+  auto pushed =
+      self->state.mailbox->push(in, std::function<void()>{std::move(run)}, self->clock().now());
+  if (!pushed)
+    return make_error(errc::queue_full,
+                      "paper broker: " + std::string{to_string(in)} + " queue full");
+  release(self);
+  return rp;
+}
+
+caf::expected<order_ack> do_place(self_ptr self, const engine::order& o) {
+  auto& st = self->state;
+  auto existing = st.store->find(st.spec.id, o.client_order_id);
+  if (!existing)
+    return make_error(errc::broker_rejected, existing.error());
+  if (*existing) {
+    auto& known = **existing;
+    ++known.submissions;
+    if (auto ok = st.store->store(st.spec.id, known, st.account); !ok)
+      return make_error(errc::broker_rejected, ok.error());
+    if (auto it = st.working.find(known.client_order_id); it != st.working.end())
+      it->second.submissions = known.submissions;
+    return order_ack{known.broker_order_id, known.status, known.reason};
+  }
+  book_order b;
+  b.order_id = o.id;
+  b.client_order_id = o.client_order_id;
+  b.broker_order_id = "P" + std::to_string(st.account.next_order_number++);
+  b.symbol = o.symbol;
+  b.order_side = o.order_side;
+  b.type = o.type;
+  b.tif = o.tif;
+  b.quantity = o.quantity;
+  b.limit_price = o.limit_price;
+  b.stop_price = o.stop_price;
+  b.status = order_status::new_;
+  if (o.order_side == side::buy) {
+    auto px = o.limit_price ? *o.limit_price : price_of(st, o.symbol);
+    if (o.stop_price && !o.limit_price)
+      px = *o.stop_price;
+    auto notional = decimal::multiply(o.quantity, px);
+    if (!notional || *notional > st.account.cash) {
+      b.status = order_status::rejected;
+      b.reason = "insufficient buying power: needs " +
+                 (notional ? notional->to_string() : std::string{"more"}) + ", cash " +
+                 st.account.cash.to_string();
+    }
+  }
+  if (auto ok = st.store->store(st.spec.id, b, st.account); !ok)
+    return make_error(errc::broker_rejected, ok.error());
+  if (b.status == order_status::new_) {
+    st.working.emplace(b.client_order_id, b);
+    self->send(self, match_atom_v);
+  }
+  return order_ack{b.broker_order_id, b.status, b.reason};
+}
+
+caf::expected<order_ack> do_cancel(self_ptr self, const engine::order& o) {
+  auto& st = self->state;
+  auto it = st.working.find(o.client_order_id);
+  if (it == st.working.end()) {
+    auto known = st.store->find(st.spec.id, o.client_order_id);
+    if (known && *known)
+      return make_error(errc::order_not_cancelable,
+                        "order is " + std::string{engine::to_string((*known)->status)});
+    return make_error(errc::not_found_at_broker, "no order " + o.client_order_id);
+  }
+  auto copy = it->second;
+  finish(self, copy, order_status::canceled, "canceled by request");
+  return order_ack{copy.broker_order_id, order_status::canceled, copy.reason};
+}
+
+caf::expected<order_update> do_status(self_ptr self, const engine::order& o) {
+  auto& st = self->state;
+  auto known = st.store->find(st.spec.id, o.client_order_id);
+  if (!known)
+    return make_error(errc::broker_rejected, known.error());
+  if (!*known)
+    return make_error(errc::not_found_at_broker, "no order " + o.client_order_id);
+  return to_update(**known);
+}
+
 } // namespace
 
 std::expected<config, std::string>
@@ -188,6 +313,12 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings) {
       if (!d)
         return std::unexpected(d.error());
       cfg.fill_chunk = *d;
+    } else if (key == "rate_per_s" || key == "burst") {
+      unsigned n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc{} || ptr != value.data() + value.size() || n == 0 || n > 1'000'000)
+        return std::unexpected("paper setting " + key + " must be 1..1000000");
+      (key == "burst" ? cfg.burst : cfg.rate_per_s) = n;
     } else if (key == "tick_ms") {
       unsigned ms = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
@@ -203,7 +334,8 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings) {
         rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
         auto eq = entry.find('=');
         if (eq == std::string_view::npos)
-          return std::unexpected(std::string{"paper setting prices must look like SYM=p1,p2;SYM2=p"});
+          return std::unexpected(
+              std::string{"paper setting prices must look like SYM=p1,p2;SYM2=p"});
         std::string sym{entry.substr(0, eq)};
         if (auto ok = engine::validate_symbol(sym); !ok)
           return std::unexpected("paper setting prices: " + ok.error().message);
@@ -257,6 +389,12 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       failure = cfg.error();
       self->anon_send(init.supervisor, state_atom_v, connection_state::auth_required, failure);
     }
+    if (failure.empty()) {
+      auto now = self->clock().now();
+      init.mailbox.emplace(engine::token_bucket::per_period(
+          init.cfg.rate_per_s, std::chrono::seconds{1}, init.cfg.burst, now));
+      init.mailbox->resume();
+    }
     if (!failure.empty()) {
       self->quit(make_error(errc::session_unavailable, failure));
     } else {
@@ -265,84 +403,32 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       self->delayed_send(self, init.cfg.tick, tick_atom_v, std::uint64_t{1});
     }
     return {
-        [self](connect_atom) -> caf::result<engine::balance> { return balance_of(self->state); },
-        [self](balance_atom) -> caf::result<engine::balance> { return balance_of(self->state); },
+        [self](connect_atom) -> caf::result<engine::balance> {
+          return enqueue<engine::balance>(self, lane::query,
+                                          [self] { return balance_of(self->state); });
+        },
+        [self](balance_atom) -> caf::result<engine::balance> {
+          return enqueue<engine::balance>(self, lane::query,
+                                          [self] { return balance_of(self->state); });
+        },
         [self](positions_atom) -> caf::result<engine::position_list> {
-          engine::position_list out;
-          for (const auto& [sym, h] : self->state.account.positions) {
-            auto mv = decimal::multiply(h.quantity, price_of(self->state, sym));
-            out.push_back(engine::position{sym, h.quantity, h.avg_cost, mv.value_or(decimal{})});
-          }
-          return out;
+          return enqueue<engine::position_list>(self, lane::query,
+                                                [self] { return positions_of(self->state); });
         },
         [self](place_atom, engine::order& o) -> caf::result<order_ack> {
-          auto& st = self->state;
-          auto existing = st.store->find(st.spec.id, o.client_order_id);
-          if (!existing)
-            return make_error(errc::broker_rejected, existing.error());
-          if (*existing) {
-            auto& known = **existing;
-            ++known.submissions;
-            if (auto ok = st.store->store(st.spec.id, known, st.account); !ok)
-              return make_error(errc::broker_rejected, ok.error());
-            if (auto it = st.working.find(known.client_order_id); it != st.working.end())
-              it->second.submissions = known.submissions;
-            return order_ack{known.broker_order_id, known.status, known.reason};
-          }
-          book_order b;
-          b.order_id = o.id;
-          b.client_order_id = o.client_order_id;
-          b.broker_order_id = "P" + std::to_string(st.account.next_order_number++);
-          b.symbol = o.symbol;
-          b.order_side = o.order_side;
-          b.type = o.type;
-          b.tif = o.tif;
-          b.quantity = o.quantity;
-          b.limit_price = o.limit_price;
-          b.stop_price = o.stop_price;
-          b.status = order_status::new_;
-          if (o.order_side == side::buy) {
-            auto px = o.limit_price ? *o.limit_price : price_of(st, o.symbol);
-            if (o.stop_price && !o.limit_price)
-              px = *o.stop_price;
-            auto notional = decimal::multiply(o.quantity, px);
-            if (!notional || *notional > st.account.cash) {
-              b.status = order_status::rejected;
-              b.reason = "insufficient buying power: needs " +
-                         (notional ? notional->to_string() : std::string{"more"}) + ", cash " +
-                         st.account.cash.to_string();
-            }
-          }
-          if (auto ok = st.store->store(st.spec.id, b, st.account); !ok)
-            return make_error(errc::broker_rejected, ok.error());
-          if (b.status == order_status::new_) {
-            st.working.emplace(b.client_order_id, b);
-            self->send(self, match_atom_v);
-          }
-          return order_ack{b.broker_order_id, b.status, b.reason};
+          return enqueue<order_ack>(self, lane::new_order, [self, o] { return do_place(self, o); });
         },
         [self](cancel_atom, engine::order& o) -> caf::result<order_ack> {
-          auto& st = self->state;
-          auto it = st.working.find(o.client_order_id);
-          if (it == st.working.end()) {
-            auto known = st.store->find(st.spec.id, o.client_order_id);
-            if (known && *known)
-              return make_error(errc::order_not_cancelable,
-                                "order is " + std::string{engine::to_string((*known)->status)});
-            return make_error(errc::not_found_at_broker, "no order " + o.client_order_id);
-          }
-          auto copy = it->second;
-          finish(self, copy, order_status::canceled, "canceled by request");
-          return order_ack{copy.broker_order_id, order_status::canceled, copy.reason};
+          return enqueue<order_ack>(self, lane::cancel, [self, o] { return do_cancel(self, o); });
         },
         [self](status_atom, engine::order& o) -> caf::result<order_update> {
-          auto& st = self->state;
-          auto known = st.store->find(st.spec.id, o.client_order_id);
-          if (!known)
-            return make_error(errc::broker_rejected, known.error());
-          if (!*known)
-            return make_error(errc::not_found_at_broker, "no order " + o.client_order_id);
-          return to_update(**known);
+          return enqueue<order_update>(self, lane::query, [self, o] { return do_status(self, o); });
+        },
+        [self](drain_atom, std::uint64_t epoch) {
+          if (epoch != self->state.release_epoch)
+            return;
+          self->state.release_armed = false;
+          release(self);
         },
         [self](tick_atom, std::uint64_t n) {
           auto& st = self->state;

@@ -25,15 +25,20 @@ struct config {
   /// Largest quantity filled per tick; larger orders fill partially over several ticks
   /// [fill_chunk].
   engine::decimal fill_chunk = engine::decimal::from_units(500 * engine::decimal::one_units);
+  /// Requests per second the simulated broker accepts [rate_per_s], with a burst [burst]:
+  /// place, cancel and queries pass the rate-limit mailbox (cancels first).
+  std::uint32_t rate_per_s = 200;
+  std::uint32_t burst = 20;
 };
 
 /// Parses a paper connection's settings; unknown keys and bad values are errors naming them.
-std::expected<config, std::string> parse_config(
-    const std::vector<std::pair<std::string, std::string>>& settings);
+std::expected<config, std::string>
+parse_config(const std::vector<std::pair<std::string, std::string>>& settings);
 
 /// The paper session adds its own timer messages to the session interface.
 using paper_session_actor = broker_session_actor::extend<caf::reacts_to<tick_atom, std::uint64_t>,
-                                                         caf::reacts_to<match_atom>>;
+                                                         caf::reacts_to<match_atom>,
+                                                         caf::reacts_to<drain_atom, std::uint64_t>>;
 
 /// Spawns an in-process simulated broker session for `spec`, keeping its orders and account
 /// in `book`. Market orders fill at the symbol's current price; limit orders when the price
