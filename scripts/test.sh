@@ -11,9 +11,10 @@ find build-cov -name '*.gcda' -delete
 ctest --test-dir build-cov -j2 --output-on-failure --timeout 600
 
 echo "== line coverage (gcovr) =="
-gcovr --root . --object-directory build-cov --txt-summary --sort-uncovered \
+gcovr --root . --object-directory build-cov --json-summary build-cov/coverage.json \
   --filter 'engine/' --filter 'persistence/' --filter 'actors/' --filter 'api/' \
-  --exclude 'tests/' --exclude 'bench/' --exclude 'tools/' | tail -n 40
+  --filter 'config/'
+scripts/coverage-summary.py build-cov/coverage.json
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBROKERD_SANITIZE=ON \
   -DBROKERD_UNIT_ONLY=ON
