@@ -25,10 +25,9 @@ namespace {
 namespace asio = boost::asio;
 using namespace brokerd;
 
-constexpr const char* demo_prices =
-    "AAPL=187.25,187.5,188,188.4,187.75,187,186.5,186.8;"
-    "MSFT=410,411,412.5,411.25,409.8,410.5;"
-    "SPY=560,561,559.5,562,563.25,561.75";
+constexpr const char* demo_prices = "AAPL=187.25,187.5,188,188.4,187.75,187,186.5,186.8;"
+                                    "MSFT=410,411,412.5,411.25,409.8,410.5;"
+                                    "SPY=560,561,559.5,562,563.25,561.75";
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -73,8 +72,8 @@ int run(const config::options& opts) {
   }
   ::chmod(opts.data_dir.c_str(), 0700);
 
-  auto opened = persistence::event_log::open(opts.data_dir / "events",
-                                             persistence::open_mode::read_write);
+  auto opened =
+      persistence::event_log::open(opts.data_dir / "events", persistence::open_mode::read_write);
   if (!opened) {
     std::cerr << "brokerd: " << opened.error().message << "\n";
     return 1;
@@ -122,7 +121,8 @@ int run(const config::options& opts) {
   actors::router_config rcfg;
   rcfg.sync_status_events = opts.sync_status_events;
   auto router = actors::spawn_router(sys, log_actor, std::move(orders), rcfg);
-  auto front = api::spawn_front(sys, api::front_config{log, log_actor, router, log->last_seq() + 1});
+  auto front =
+      api::spawn_front(sys, api::front_config{log, log_actor, router, log->last_seq() + 1});
 
   std::vector<caf::actor> supervisors;
   auto conns = log->scan_prefix(persistence::registry_keys::connection);
@@ -133,16 +133,16 @@ int run(const config::options& opts) {
   for (const auto& entry : *conns) {
     auto rec = persistence::decode_connection(entry.value);
     if (!rec) {
-      actors::log::error("startup", "unreadable connection record " + entry.key + ": " +
-                                        rec.error().message);
+      actors::log::error("startup",
+                         "unreadable connection record " + entry.key + ": " + rec.error().message);
       continue;
     }
     if (!rec->active)
       continue;
     auto spec = actors::to_spec(*rec);
-    auto factory = spec ? actors::factory_for(spec->broker, resources)
-                        : std::expected<actors::session_factory, std::string>(
-                              std::unexpected(spec.error()));
+    auto factory =
+        spec ? actors::factory_for(spec->broker, resources)
+             : std::expected<actors::session_factory, std::string>(std::unexpected(spec.error()));
     if (!factory) {
       actors::log::error("startup", "connection " + rec->id + " not started: " + factory.error());
       continue;
@@ -185,14 +185,21 @@ int run(const config::options& opts) {
   // 4. close sockets, 5. let the actor system wait for every actor.
   caf::anon_send(front, actors::stop_atom_v);
   (*server)->stop();
-  for (auto& s : supervisors)
-    caf::anon_send(s, actors::stop_atom_v);
   {
     caf::scoped_actor scope{sys};
-    // Let the supervisors' final state events reach the log before draining it.
-    scope->request(router, std::chrono::seconds(5), actors::list_atom_v, std::string{},
-                   std::string{})
-        .receive([](actors::order_list&) {}, [](caf::error&) {});
+    // Stop every session and wait (bounded) until its supervisor is gone: its final
+    // `stopped` event is then queued at the log ahead of the drain below.
+    for (auto& s : supervisors) {
+      scope->monitor(s);
+      scope->send(s, actors::stop_atom_v);
+    }
+    std::size_t remaining = supervisors.size();
+    bool timed_out = false;
+    while (remaining > 0 && !timed_out)
+      scope->receive([&](caf::down_msg&) { --remaining; },
+                     caf::after(std::chrono::seconds(10)) >> [&] { timed_out = true; });
+    if (timed_out)
+      std::cerr << "brokerd: " << remaining << " connection(s) did not stop in time\n";
     scope->request(log_actor, std::chrono::seconds(30), actors::drain_atom_v)
         .receive(
             [](std::uint64_t last) {
