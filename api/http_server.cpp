@@ -108,8 +108,8 @@ http::response<http::string_body> build_response(http_response r, bool head, uns
   if (r.status == 204 || r.status == 304)
     return res; // no body and no Content-Length (RFC 9110 §8.6)
   res.content_length(r.body.size());
-  (void)head;
-  res.body() = std::move(r.body);
+  if (!head)
+    res.body() = std::move(r.body);
   return res;
 }
 
@@ -179,11 +179,12 @@ private:
   void do_read() {
     if (closed_ || lingering_ || read_done_ || reading_)
       return;
- // backpressure: on_write resumes reading
+    if (pending_.size() >= state_->limits.max_pipelined)
+      return; // backpressure: on_write resumes reading
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(state_->limits.max_header, UINT32_MAX)));
-
+    parser_->body_limit(state_->limits.max_body);
     reading_ = true;
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, std::size_t) {
@@ -338,7 +339,7 @@ private:
   void arm_timer() {
     if (lingering_ || closed_)
       return;
-    if (writing_)
+    if (writing_ || pending_.empty())
       timer_.expires_after(state_->limits.idle_timeout);
     else
       timer_.expires_at(asio::steady_timer::time_point::max());
