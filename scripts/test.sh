@@ -19,5 +19,6 @@ scripts/coverage-summary.py build-cov/coverage.json
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBROKERD_SANITIZE=ON \
   -DBROKERD_UNIT_ONLY=ON
 cmake --build build-asan -j2
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp \
   ctest --test-dir build-asan -j2 -L unit --output-on-failure --timeout 600
