@@ -283,14 +283,14 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
         [self](event_atom, const persistence::event& ev) {
           if (ev.type != persistence::event_types::connection_state)
             return;
-          auto it = self->state.conns.find(ev.connection);
-          if (it == self->state.conns.end())
-            return;
-          it->second.state = ev.state;
-          it->second.reason = ev.reason;
-          it->second.state_since_ns = ev.ts_ns;
+          // A session may report before its connection's attach message arrives here: keep
+          // the state for it. The view has no owner until attached, so nobody sees it.
+          auto& view = self->state.conns[ev.connection];
+          view.state = ev.state;
+          view.reason = ev.reason;
+          view.state_since_ns = ev.ts_ns;
           if (ev.state == "ready")
-            it->second.last_sync_ns = ev.ts_ns;
+            view.last_sync_ns = ev.ts_ns;
         },
         [self](stop_atom) { self->state.stopping = true; },
     };

@@ -117,17 +117,18 @@ void finish(self_ptr self, book_order& o, order_status status, std::string reaso
   commit(self, o);
 }
 
-/// Tries to execute one working order at the current price; returns true when it changed.
+/// Tries to execute one working order at the current price.
 void match(self_ptr self, book_order& o) {
   auto& st = self->state;
   auto px = price_of(st, o.symbol);
   bool buy = o.order_side == side::buy;
   bool is_stop = o.type == order_type::stop || o.type == order_type::stop_limit;
+  bool just_triggered = false;
   if (is_stop && !o.triggered) {
     bool crossed = buy ? px >= *o.stop_price : px <= *o.stop_price;
     if (!crossed)
       return;
-    o.triggered = true;
+    o.triggered = just_triggered = true;
   }
   bool limited = o.type == order_type::limit || o.type == order_type::stop_limit;
   bool marketable = !limited || (buy ? px <= *o.limit_price : px >= *o.limit_price);
@@ -138,8 +139,10 @@ void match(self_ptr self, book_order& o) {
   if (!marketable) {
     if (immediate)
       return finish(self, o, order_status::canceled, "ioc order not marketable");
-    if (o.triggered)
-      commit(self, o); // keep the trigger durable
+    // Keep the trigger durable, once; the status did not change, so nothing is reported.
+    if (just_triggered)
+      if (auto ok = st.store->store(st.spec.id, o, st.account); !ok)
+        throw std::runtime_error(ok.error());
     return;
   }
   auto qty = remaining < st.cfg.fill_chunk ? remaining : st.cfg.fill_chunk;
@@ -213,9 +216,12 @@ template <class T, class F> caf::result<T> enqueue(self_ptr self, lane in, F fn)
   };
   auto pushed =
       self->state.mailbox->push(in, std::function<void()>{std::move(run)}, self->clock().now());
-  if (!pushed)
-    return make_error(errc::queue_full,
-                      "paper broker: " + std::string{to_string(in)} + " queue full");
+  if (!pushed) {
+    // The promise already owns the reply: an error returned instead would never be sent.
+    rp.deliver(make_error(errc::queue_full,
+                          "paper broker: " + std::string{to_string(in)} + " queue full"));
+    return rp;
+  }
   release(self);
   return rp;
 }
