@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -58,7 +57,7 @@ struct figures {
   std::size_t n = 0;
 };
 
-figures run(const std::filesystem::path& dir, bool sync_status, int orders) {
+figures run(const std::filesystem::path& dir, const char* policy, bool sync_status, int orders) {
   std::filesystem::remove_all(dir);
   auto opened = persistence::event_log::open(dir / "events", persistence::open_mode::read_write);
   if (!opened)
@@ -70,10 +69,7 @@ figures run(const std::filesystem::path& dir, bool sync_status, int orders) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", std::size_t{2});
-  if (const char* policy = std::getenv("BENCH_POLICY"))
-    cfg.set("scheduler.policy", caf::atom_from_string(policy));
-  if (const char* polls = std::getenv("BENCH_POLLS"))
-    cfg.set("work-stealing.aggressive-poll-attempts", static_cast<std::size_t>(std::stoul(polls)));
+  cfg.set("scheduler.policy", caf::atom_from_string(policy));
   cfg.add_message_types<caf::id_block::brokerd>();
   figures out;
   {
@@ -85,7 +81,10 @@ figures run(const std::filesystem::path& dir, bool sync_status, int orders) {
     actors::connection_spec spec{"conn_bench",
                                  "usr_bench",
                                  engine::broker_id::paper,
-                                 {{"tick_ms", "60000"}, {"cash", "90000000000"}}};
+                                 {{"tick_ms", "60000"},
+                                  {"cash", "90000000000"},
+                                  {"rate_per_s", "1000000"},
+                                  {"burst", "1000"}}};
     auto factory = actors::factory_for(engine::broker_id::paper, actors::broker_resources{*book});
     auto sup = actors::spawn_supervisor(sys, spec, *factory, log_actor, router);
     caf::anon_send(router, actors::attach_atom_v, spec.id, spec.user, spec.broker, sup);
@@ -164,15 +163,18 @@ int main(int argc, char** argv) {
   }
   std::cout << "order path: router receives -> paper fill event durable and published\n"
             << "dir " << dir << ", " << orders << " orders per setting, one at a time\n\n";
-  std::printf("%-42s %8s %10s %10s %10s\n", "setting", "orders", "p50 us", "p99 us", "max us");
+  std::printf("%-9s %-42s %8s %10s %10s %10s\n", "scheduler", "setting", "orders", "p50 us",
+              "p99 us", "max us");
   struct setting {
     const char* name;
     bool sync_status;
   } settings[] = {{"intent fsynced, status events not fsynced", false},
                   {"intent and status events fsynced", true}};
-  for (const auto& s : settings) {
-    auto f = run(dir, s.sync_status, orders);
-    std::printf("%-42s %8zu %10.1f %10.1f %10.1f\n", s.name, f.n, f.p50_us, f.p99_us, f.max_us);
-  }
+  for (const char* policy : {"stealing", "sharing"})
+    for (const auto& s : settings) {
+      auto f = run(dir, policy, s.sync_status, orders);
+      std::printf("%-9s %-42s %8zu %10.1f %10.1f %10.1f\n", policy, s.name, f.n, f.p50_us, f.p99_us,
+                  f.max_us);
+    }
   return 0;
 }

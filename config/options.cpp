@@ -8,8 +8,7 @@ namespace brokerd::config {
 namespace {
 
 template <class T>
-std::expected<T, std::string> parse_uint(const std::string& name, const std::string& text,
-                                         T max) {
+std::expected<T, std::string> parse_uint(const std::string& name, const std::string& text, T max) {
   std::uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty() || v > max)
@@ -37,6 +36,7 @@ std::string usage() {
          "  --demo                    give the admin user a paper connection if it has none\n"
          "  --sync-status-events B    fsync every status event (default true)\n"
          "  --scheduler-threads N     actor worker threads (default 2)\n"
+         "  --scheduler-policy P      sharing or stealing (default sharing)\n"
          "  --paper-tick-ms N         price step of the demo paper connection (default 250)\n"
          "  --help                    this text\n";
 }
@@ -75,7 +75,7 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
       opts.demo = true;
     } else if (name == "data-dir" || name == "bind" || name == "http-port" ||
                name == "sync-status-events" || name == "scheduler-threads" ||
-               name == "paper-tick-ms") {
+               name == "scheduler-policy" || name == "paper-tick-ms") {
       auto v = value();
       if (!v)
         return std::unexpected(v.error());
@@ -95,6 +95,10 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
         if (!b)
           return std::unexpected(b.error());
         opts.sync_status_events = *b;
+      } else if (name == "scheduler-policy") {
+        if (*v != "sharing" && *v != "stealing")
+          return std::unexpected("--scheduler-policy needs sharing or stealing, got '" + *v + "'");
+        opts.scheduler_policy = *v;
       } else if (name == "scheduler-threads") {
         auto n = parse_uint<std::uint32_t>(name, *v, 64);
         if (!n || *n == 0)

@@ -24,6 +24,9 @@ struct options {
   bool sync_status_events = true;
   /// --scheduler-threads: CAF worker threads (the machine has 2 cores; CAF would start 4+).
   std::uint32_t scheduler_threads = 2;
+  /// --scheduler-policy sharing|stealing: CAF's scheduler. `sharing` wakes a worker for each
+  /// message from another thread (socket, event log) faster; bench/order_path measures both.
+  std::string scheduler_policy = "sharing";
   /// --paper-tick-ms: price step of demo paper connections.
   std::uint32_t paper_tick_ms = 250;
   bool help = false;

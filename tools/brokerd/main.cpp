@@ -114,6 +114,7 @@ int run(const config::options& opts) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.scheduler_threads));
+  cfg.set("scheduler.policy", caf::atom_from_string(opts.scheduler_policy));
   cfg.add_message_types<caf::id_block::brokerd>();
   caf::actor_system sys{cfg};
 
