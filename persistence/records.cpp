@@ -1,24 +1,17 @@
 #include "persistence/records.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "persistence/json_fields.hpp"
 
 namespace brokerd::persistence {
 
 namespace {
 
-using writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using json::write_string;
+using json::writer;
 
 error corrupt(std::string_view what, std::string_view field) {
-  return error{errc::corrupt_record,
-               std::string{what} + " record: field '" + std::string{field} +
-                   "' is missing or has the wrong type"};
+  return error{errc::corrupt_record, std::string{what} + " record: field '" + std::string{field} +
+                                         "' is missing or has the wrong type"};
 }
 
 std::expected<rapidjson::Document, error> parse(std::string_view json, std::string_view what) {
@@ -30,28 +23,28 @@ std::expected<rapidjson::Document, error> parse(std::string_view json, std::stri
   return doc;
 }
 
+/// Turns a missing or mistyped member into a corrupt_record error naming it.
+template <class T>
+std::expected<T, error> required(std::optional<T> value, std::string_view what,
+                                 std::string_view field) {
+  if (!value)
+    return std::unexpected(corrupt(what, field));
+  return std::move(*value);
+}
+
 std::expected<std::string, error> str(const rapidjson::Value& v, const char* key,
                                       std::string_view what) {
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || !it->value.IsString())
-    return std::unexpected(corrupt(what, key));
-  return std::string{it->value.GetString(), it->value.GetStringLength()};
+  return required(json::read_string(v, key), what, key);
 }
 
 std::expected<bool, error> boolean(const rapidjson::Value& v, const char* key,
                                    std::string_view what) {
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || !it->value.IsBool())
-    return std::unexpected(corrupt(what, key));
-  return it->value.GetBool();
+  return required(json::read_bool(v, key), what, key);
 }
 
 std::expected<std::int64_t, error> int64(const rapidjson::Value& v, const char* key,
                                          std::string_view what) {
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || !it->value.IsInt64())
-    return std::unexpected(corrupt(what, key));
-  return it->value.GetInt64();
+  return required(json::read_int64(v, key), what, key);
 }
 
 } // namespace
@@ -60,9 +53,9 @@ std::string encode_user(const user_record& u) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  put(w, "id", u.id);
-  put(w, "email", u.email);
-  put(w, "tier", u.tier);
+  write_string(w, "id", u.id);
+  write_string(w, "email", u.email);
+  write_string(w, "tier", u.tier);
   w.Key("admin");
   w.Bool(u.admin);
   w.Key("createdAt");
@@ -100,9 +93,9 @@ std::string encode_connection(const connection_record& c) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  put(w, "id", c.id);
-  put(w, "user", c.user);
-  put(w, "broker", c.broker);
+  write_string(w, "id", c.id);
+  write_string(w, "user", c.user);
+  write_string(w, "broker", c.broker);
   w.Key("paperTrading");
   w.Bool(c.paper_trading);
   w.Key("active");

@@ -1,5 +1,7 @@
 #include "tools/brokerctl/output.hpp"
 
+#include "persistence/json_fields.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -47,13 +49,12 @@ constexpr std::size_t transition_width = 32;
 constexpr std::size_t fill_width = 20;
 constexpr std::size_t source_width = 9;
 
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json_writer = persistence::json::writer;
 
 void json_text(json_writer& w, const char* key, std::string_view value, bool always = false) {
   if (value.empty() && !always)
     return;
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  persistence::json::write_string(w, key, value);
 }
 
 } // namespace

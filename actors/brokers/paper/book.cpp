@@ -1,8 +1,6 @@
 #include "actors/brokers/paper/book.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "persistence/json_fields.hpp"
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -10,45 +8,43 @@ namespace brokerd::actors::paper {
 
 namespace {
 
-using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using persistence::json::write_string;
+using persistence::json::writer;
 
 std::string order_key(const std::string& connection, const std::string& client_order_id) {
   return "o/" + connection + "/" + client_order_id;
 }
 
-std::string account_key(const std::string& connection) { return "a/" + connection; }
-
-void put_str(writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+std::string account_key(const std::string& connection) {
+  return "a/" + connection;
 }
 
 std::string encode(const book_order& o) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  put_str(w, "orderId", o.order_id);
-  put_str(w, "clientOrderId", o.client_order_id);
-  put_str(w, "brokerOrderId", o.broker_order_id);
-  put_str(w, "symbol", o.symbol);
-  put_str(w, "side", engine::to_string(o.order_side));
-  put_str(w, "type", engine::to_string(o.type));
-  put_str(w, "tif", engine::to_string(o.tif));
-  put_str(w, "quantity", o.quantity.to_string());
+  write_string(w, "orderId", o.order_id);
+  write_string(w, "clientOrderId", o.client_order_id);
+  write_string(w, "brokerOrderId", o.broker_order_id);
+  write_string(w, "symbol", o.symbol);
+  write_string(w, "side", engine::to_string(o.order_side));
+  write_string(w, "type", engine::to_string(o.type));
+  write_string(w, "tif", engine::to_string(o.tif));
+  write_string(w, "quantity", o.quantity.to_string());
   if (o.limit_price)
-    put_str(w, "limitPrice", o.limit_price->to_string());
+    write_string(w, "limitPrice", o.limit_price->to_string());
   if (o.stop_price)
-    put_str(w, "stopPrice", o.stop_price->to_string());
-  put_str(w, "status", engine::to_string(o.status));
-  put_str(w, "filled", o.filled_quantity.to_string());
-  put_str(w, "avg", o.avg_fill_price.to_string());
+    write_string(w, "stopPrice", o.stop_price->to_string());
+  write_string(w, "status", engine::to_string(o.status));
+  write_string(w, "filled", o.filled_quantity.to_string());
+  write_string(w, "avg", o.avg_fill_price.to_string());
   w.Key("triggered");
   w.Bool(o.triggered);
   w.Key("submissions");
   w.Uint(o.submissions);
   w.Key("executions");
   w.Uint(o.executions);
-  put_str(w, "reason", o.reason);
+  write_string(w, "reason", o.reason);
   w.EndObject();
   return buf.GetString();
 }
@@ -57,7 +53,7 @@ std::string encode(const book_account& a) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  put_str(w, "cash", a.cash.to_string());
+  write_string(w, "cash", a.cash.to_string());
   w.Key("nextOrderNumber");
   w.Uint64(a.next_order_number);
   w.Key("positions");
@@ -77,10 +73,10 @@ std::string encode(const book_account& a) {
 }
 
 std::expected<std::string, std::string> get_string(const rapidjson::Value& v, const char* key) {
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || !it->value.IsString())
+  auto s = persistence::json::read_string(v, key);
+  if (!s)
     return std::unexpected(std::string{"paper book record lacks "} + key);
-  return std::string{it->value.GetString(), it->value.GetStringLength()};
+  return std::move(*s);
 }
 
 std::expected<engine::decimal, std::string> get_decimal(const rapidjson::Value& v,
@@ -94,8 +90,7 @@ std::expected<engine::decimal, std::string> get_decimal(const rapidjson::Value& 
   return *d;
 }
 
-template <class T>
-std::expected<T, std::string> check(std::expected<T, engine::error> x) {
+template <class T> std::expected<T, std::string> check(std::expected<T, engine::error> x) {
   if (!x)
     return std::unexpected("paper book record: " + x.error().to_string());
   return *x;
@@ -151,8 +146,7 @@ std::expected<book_order, std::string> decode_order(const std::string& json) {
       return std::unexpected(p.error());
     o.stop_price = *p;
   }
-  if (auto it = doc.FindMember("triggered"); it != doc.MemberEnd() && it->value.IsBool())
-    o.triggered = it->value.GetBool();
+  o.triggered = persistence::json::read_bool(doc, "triggered").value_or(false);
   if (auto it = doc.FindMember("submissions"); it != doc.MemberEnd() && it->value.IsUint())
     o.submissions = it->value.GetUint();
   if (auto it = doc.FindMember("executions"); it != doc.MemberEnd() && it->value.IsUint())
@@ -172,8 +166,7 @@ std::expected<book_account, std::string> decode_account(const std::string& json)
   if (!cash)
     return std::unexpected(cash.error());
   a.cash = *cash;
-  if (auto it = doc.FindMember("nextOrderNumber"); it != doc.MemberEnd() && it->value.IsUint64())
-    a.next_order_number = it->value.GetUint64();
+  a.next_order_number = persistence::json::read_uint64(doc, "nextOrderNumber").value_or(1);
   if (auto it = doc.FindMember("positions"); it != doc.MemberEnd() && it->value.IsObject()) {
     for (auto& m : it->value.GetObject()) {
       if (!m.value.IsArray() || m.value.Size() != 2 || !m.value[0].IsString() ||
