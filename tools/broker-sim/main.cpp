@@ -1,0 +1,184 @@
+// broker-sim: runs broker simulators (today the TWS one) on local ports until SIGINT/SIGTERM,
+// then prints their statistics. Each simulator has its own `--<name>-port` flag; the market
+// flags (--prices, --tick-ms, --fill-chunk, --cash) apply to every simulator started.
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <expected>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <pthread.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tools/sim/price_paths.hpp"
+#include "tools/sim/tws_server.hpp"
+
+namespace {
+
+namespace sim = brokerd::sim;
+using brokerd::engine::decimal;
+
+constexpr std::string_view usage = R"(usage: broker-sim --tws-port N [options]
+
+Simulated brokers on local ports, for tests and demos. Runs until SIGINT or SIGTERM, then
+prints statistics and exits 0.
+
+simulators (at least one):
+  --tws-port N          IBKR TWS API socket simulator (server version 178); 0 = ephemeral port
+
+common:
+  --bind ADDR           address to listen on (default 127.0.0.1)
+  --prices SPEC         price paths, one step per tick, e.g. "AAPL=187.25,187.5;MSFT=410"
+  --tick-ms N           price step and matching period in ms (default 250)
+  --fill-chunk Q        largest quantity filled per order and tick (default 500)
+  --cash AMOUNT         starting cash in USD (default 100000)
+
+tws:
+  --tws-account ID      the managed account (default DU1234567)
+  --pacing-limit N      inbound messages per second before error 100 (default 50)
+
+  --help                this text
+)";
+
+/// Everything the command line sets.
+struct options {
+  std::optional<std::uint16_t> tws_port;
+  sim::tws::config tws;
+};
+
+template <class T> std::optional<T> parse_number(std::string_view text) {
+  T v{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size())
+    return std::nullopt;
+  return v;
+}
+
+/// Parses argv; an error text for a bad command line, nothing after --help was printed.
+std::expected<std::optional<options>, std::string> parse(int argc, char** argv) {
+  options o;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    std::string_view value;
+    bool inline_value = false;
+    if (auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      inline_value = true;
+    }
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      return std::optional<options>{};
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size())
+        return std::unexpected(std::string{flag} + " needs a value");
+      value = args[++i];
+    }
+    auto bad = [&](std::string_view what) {
+      return std::unexpected(std::string{flag} + " '" + std::string{value} +
+                             "': " + std::string{what});
+    };
+    if (flag == "--tws-port") {
+      auto port = parse_number<std::uint16_t>(value);
+      if (!port)
+        return bad("not a port number");
+      o.tws_port = *port;
+      o.tws.port = *port;
+    } else if (flag == "--bind") {
+      o.tws.bind = std::string{value};
+    } else if (flag == "--tws-account") {
+      if (value.empty() || value.find(',') != std::string_view::npos)
+        return bad("one account code expected");
+      o.tws.account = std::string{value};
+    } else if (flag == "--prices") {
+      auto paths = sim::parse_price_paths(value);
+      if (!paths)
+        return std::unexpected(paths.error());
+      o.tws.paths = std::move(*paths);
+    } else if (flag == "--tick-ms") {
+      auto ms = parse_number<std::uint32_t>(value);
+      if (!ms || *ms == 0 || *ms > 60'000)
+        return bad("1..60000 expected");
+      o.tws.tick = std::chrono::milliseconds{*ms};
+    } else if (flag == "--fill-chunk" || flag == "--cash") {
+      auto d = decimal::parse(value);
+      if (!d || !d->is_positive())
+        return bad("a positive decimal expected");
+      (flag == "--cash" ? o.tws.cash : o.tws.fill_chunk) = *d;
+    } else if (flag == "--pacing-limit") {
+      auto n = parse_number<std::uint32_t>(value);
+      if (!n || *n == 0)
+        return bad("a positive integer expected");
+      o.tws.pacing_limit = *n;
+    } else {
+      return std::unexpected("unknown flag " + std::string{flag} + " (see --help)");
+    }
+  }
+  if (!o.tws_port)
+    return std::unexpected(std::string{"no simulator to run: give --tws-port (see --help)"});
+  return std::optional<options>{std::move(o)};
+}
+
+void print_stats(const sim::tws::stats& s) {
+  std::cout << "broker-sim: tws stats: connections_accepted=" << s.connections_accepted
+            << " connections_refused=" << s.connections_refused << " messages=" << s.messages
+            << " pacing_violations=" << s.pacing_violations
+            << " max_in_any_second=" << s.max_in_any_second << " decode_errors=" << s.decode_errors
+            << " orders_placed=" << s.orders_placed
+            << " duplicate_order_ids=" << s.duplicate_order_ids << "\n";
+  for (const auto& c : s.clients)
+    std::cout << "broker-sim: tws client " << c.client_id << ": messages=" << c.messages
+              << " violations=" << c.violations << " max_in_any_second=" << c.max_in_any_second
+              << "\n";
+  for (const auto& [ref, n] : s.placements_by_order_ref)
+    if (n > 1)
+      std::cout << "broker-sim: tws orderRef " << ref << " placed " << n << " times\n";
+  std::cout.flush();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse(argc, argv);
+  if (!parsed) {
+    std::cerr << "broker-sim: " << parsed.error() << "\n";
+    return 2;
+  }
+  if (!*parsed)
+    return 0;
+  auto& o = **parsed;
+
+  // Block the stop signals before any thread starts, so that only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<sim::tws::server> tws;
+  if (o.tws_port) {
+    auto started = sim::tws::server::start(o.tws);
+    if (!started) {
+      std::cerr << "broker-sim: " << started.error() << "\n";
+      return 1;
+    }
+    tws = std::move(*started);
+    std::cout << "broker-sim: tws listening on " << o.tws.bind << ":" << tws->port() << std::endl;
+  }
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+
+  if (tws) {
+    tws->stop();
+    print_stats(tws->statistics());
+  }
+  return 0;
+}
