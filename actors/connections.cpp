@@ -1,5 +1,6 @@
 #include "actors/connections.hpp"
 
+#include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/session.hpp"
 
 namespace brokerd::actors {
@@ -16,13 +17,36 @@ std::expected<session_factory, std::string> factory_for(engine::broker_id broker
         return paper::spawn_session(parent, spec, std::move(supervisor), std::move(sink), store);
       }};
     }
+    case engine::broker_id::ibkr: {
+      if (!resources.ibkr.io || !resources.ibkr.reader)
+        return std::unexpected(std::string{"IBKR sessions need the socket thread and the log"});
+      auto env = resources.ibkr;
+      return session_factory{[env](caf::local_actor* parent, const connection_spec& spec,
+                                   caf::actor supervisor, caf::actor sink) {
+        return ibkr::spawn_session(parent, spec, std::move(supervisor), std::move(sink), env);
+      }};
+    }
     case engine::broker_id::alpaca:
-    case engine::broker_id::ibkr:
     case engine::broker_id::schwab:
       break;
   }
   return std::unexpected("broker " + std::string{engine::to_string(broker)} +
                          " is not available in this build");
+}
+
+std::expected<caf::actor, std::string> start_connection(caf::actor_system& sys,
+                                                        const persistence::connection_record& rec,
+                                                        const broker_resources& resources,
+                                                        event_log_actor log, caf::actor router,
+                                                        supervisor_policy policy) {
+  auto spec = to_spec(rec);
+  if (!spec)
+    return std::unexpected(spec.error());
+  auto factory = factory_for(spec->broker, resources);
+  if (!factory)
+    return std::unexpected(factory.error());
+  return spawn_supervisor(sys, std::move(*spec), std::move(*factory), std::move(log),
+                          std::move(router), policy);
 }
 
 std::expected<connection_spec, std::string> to_spec(const persistence::connection_record& rec) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/book.hpp"
 #include "actors/supervisor.hpp"
 #include "persistence/records.hpp"
@@ -13,12 +14,23 @@ namespace brokerd::actors {
 /// What sessions of every broker may need to start (shared, process-wide).
 struct broker_resources {
   std::shared_ptr<paper::book> paper_book;
+  /// The socket thread, the event log and its reader, for sessions that talk to a network.
+  ibkr::environment ibkr;
 };
 
 /// The broker catalogue's session factories: the one place that maps a broker id to its
 /// session actor. Fails for a broker this build cannot connect to, naming it.
 std::expected<session_factory, std::string> factory_for(engine::broker_id broker,
                                                         const broker_resources& resources);
+
+/// Starts the supervised session of connection `rec` (its supervisor is the connection's
+/// stable address). The caller attaches it to the router and the front. Fails, naming the
+/// reason, for a record that cannot be turned into a session.
+std::expected<caf::actor, std::string> start_connection(caf::actor_system& sys,
+                                                        const persistence::connection_record& rec,
+                                                        const broker_resources& resources,
+                                                        event_log_actor log, caf::actor router,
+                                                        supervisor_policy policy = {});
 
 /// The session's view of a stored connection.
 std::expected<connection_spec, std::string> to_spec(const persistence::connection_record& rec);

@@ -154,6 +154,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(brokerd, caf::first_custom_type_id)
   CAF_ADD_ATOM(brokerd, brokerd::actors, stop_atom, "stop")
   CAF_ADD_ATOM(brokerd, brokerd::actors, match_atom, "match")
   CAF_ADD_ATOM(brokerd, brokerd::actors, http_atom, "http")
+  CAF_ADD_ATOM(brokerd, brokerd::actors, net_up_atom, "net_up")
+  CAF_ADD_ATOM(brokerd, brokerd::actors, net_data_atom, "net_data")
+  CAF_ADD_ATOM(brokerd, brokerd::actors, net_down_atom, "net_down")
+  CAF_ADD_ATOM(brokerd, brokerd::actors, timeout_atom, "timeout")
 CAF_END_TYPE_ID_BLOCK(brokerd)
 
 namespace brokerd::actors {

@@ -4,6 +4,7 @@
 
 #include "actors/logging.hpp"
 #include "api/auth.hpp"
+#include "api/broker_requests.hpp"
 #include "api/json_io.hpp"
 #include "persistence/event_codec.hpp"
 
@@ -27,6 +28,8 @@ struct connection_view {
 
 struct front_state {
   front_config cfg;
+  /// Takes the reports of temporary test sessions and drops them.
+  caf::actor void_sink;
   std::map<std::string, connection_view> conns;
   bool stopping = false;
   static inline const char* name = "http_front";
@@ -118,6 +121,95 @@ std::string configured_json(const front_state& st, const std::string& user) {
   return out;
 }
 
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// POST /api/brokers/:broker/test: a temporary session connects and fetches the balance;
+/// nothing is stored.
+void test_broker(self_ptr self, const persistence::user_record& user, connect_request req,
+                 responder& respond) {
+  auto& st = self->state;
+  auto factory = factory_for(req.broker, st.cfg.resources);
+  if (!factory)
+    return respond(error_response(501, "broker_unavailable", factory.error()));
+  connection_spec spec;
+  spec.id = "test_" + random_hex(6);
+  spec.user = user.id;
+  spec.broker = req.broker;
+  spec.settings = std::move(req.settings);
+  auto session = (*factory)(self, spec, st.void_sink, st.void_sink);
+  self->request(session, st.cfg.timeout, connect_atom_v)
+      .then(
+          [self, session, respond](engine::balance& b) {
+            self->send_exit(session, caf::exit_reason::user_shutdown);
+            respond(json(200, R"({"ok":true,"balance":)" + balance_json(b) + "}"));
+          },
+          [self, session, respond](caf::error& err) {
+            self->send_exit(session, caf::exit_reason::user_shutdown);
+            auto why = err == caf::sec::request_timeout ? std::string{"timed out"}
+                                                        : describe(err).message;
+            respond(json(200, R"({"ok":false,"error":)" + json_string(why) + "}"));
+          });
+}
+
+/// POST /api/brokers/:broker/connect: starts the connection's supervised session, waits
+/// until it is ready and has a balance, then stores the connection and routes orders to it.
+/// A connection that fails its first connect is stopped and never stored.
+void connect_broker(self_ptr self, const persistence::user_record& user, connect_request req,
+                    responder& respond) {
+  auto& st = self->state;
+  persistence::connection_record rec;
+  rec.id = "conn_" + std::string{engine::to_string(req.broker)} + "_" + random_hex(6);
+  rec.user = user.id;
+  rec.broker = std::string{engine::to_string(req.broker)};
+  rec.paper_trading = req.paper_trading;
+  rec.active = true;
+  rec.created_ns = now_ns();
+  rec.settings = std::move(req.settings);
+  auto sup = start_connection(self->system(), rec, st.cfg.resources, st.cfg.log, st.cfg.router,
+                              st.cfg.policy);
+  if (!sup)
+    return respond(error_response(501, "broker_unavailable", sup.error()));
+  auto supervisor = *sup;
+  self->request(supervisor, st.cfg.timeout, connect_atom_v)
+      .then(
+          [self, rec, supervisor, respond](engine::balance& b) {
+            auto& s = self->state;
+            registry_writes writes{{std::string{persistence::registry_keys::connection} + rec.id,
+                                    persistence::encode_connection(rec)}};
+            self->request(s.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
+                          true, std::move(writes))
+                .then(
+                    [self, rec, supervisor, respond, b](std::uint64_t) {
+                      auto& s2 = self->state;
+                      auto broker = engine::parse_broker_id(rec.broker);
+                      self->send(s2.cfg.router, attach_atom_v, rec.id, rec.user,
+                                 broker.value_or(engine::broker_id::paper), supervisor);
+                      auto& view = s2.conns[rec.id];
+                      view.record = rec;
+                      view.supervisor = supervisor;
+                      view.last_sync_ns = now_ns();
+                      respond(json(201, R"({"connectionId":")" + rec.id + R"(","broker":")" +
+                                            rec.broker + R"(","balance":)" + balance_json(b) +
+                                            "}"));
+                    },
+                    [self, supervisor, respond](caf::error& err) {
+                      self->send(supervisor, stop_atom_v);
+                      respond(from_error(err));
+                    });
+          },
+          [self, supervisor, respond](caf::error& err) {
+            self->send(supervisor, stop_atom_v);
+            auto why = err == caf::sec::request_timeout ? std::string{"timed out"}
+                                                        : describe(err).message;
+            respond(error_response(502, "connection_failed",
+                                   "the broker connection could not be established: " + why));
+          });
+}
+
 void handle_api(self_ptr self, const persistence::user_record& user, http_request& req,
                 responder& respond) {
   auto& st = self->state;
@@ -129,6 +221,19 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     if (method != "GET")
       return respond(error_response(405, "method_not_allowed", "use GET"));
     return respond(json(200, configured_json(st, user.id)));
+  }
+  for (const char* action : {"test", "connect"}) {
+    auto params = route_match(std::string{"/api/brokers/:broker/"} + action, path);
+    if (!params)
+      continue;
+    if (method != "POST")
+      return respond(error_response(405, "method_not_allowed", "use POST"));
+    auto parsed = parse_connect_request((*params)["broker"], req.body);
+    if (!parsed)
+      return respond(error_response(parsed.error()));
+    if (std::string_view{action} == "test")
+      return test_broker(self, user, std::move(*parsed), respond);
+    return connect_broker(self, user, std::move(*parsed), respond);
   }
   if (path == "/api/orders") {
     if (method == "POST") {
@@ -245,6 +350,10 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
 caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
   auto impl = [](self_ptr self, front_config c) -> caf::behavior {
     self->state.cfg = std::move(c);
+    self->state.void_sink = self->spawn<caf::linked>([](caf::event_based_actor* sink) -> caf::behavior {
+      sink->set_default_handler(caf::drop);
+      return {[](stop_atom) {}};
+    });
     // Live connection states come from the log, like every other subscriber's view.
     self->request(self->state.cfg.log, caf::infinite, subscribe_atom_v, caf::actor{self},
                   self->state.cfg.follow_from)
@@ -293,6 +402,13 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
             view.last_sync_ns = ev.ts_ns;
         },
         [self](stop_atom) { self->state.stopping = true; },
+        [self](list_atom) {
+          std::vector<caf::actor> out;
+          for (const auto& [id, view] : self->state.conns)
+            if (view.supervisor)
+              out.push_back(view.supervisor);
+          return out;
+        },
     };
   };
   return sys.spawn(impl, std::move(cfg));

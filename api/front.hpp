@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "actors/connections.hpp"
 #include "actors/messages.hpp"
 #include "api/http_server.hpp"
 #include "persistence/records.hpp"
@@ -22,12 +23,17 @@ struct front_config {
   std::uint64_t follow_from = 1;
   /// How long the front waits for the router or a session before answering 504.
   std::chrono::milliseconds timeout{15'000};
+  /// What new connections' sessions need (POST /api/brokers/:broker/test and /connect).
+  actors::broker_resources resources;
+  actors::supervisor_policy policy;
 };
 
 /// Spawns the HTTP front actor: authenticates every /api request (bearer token), routes it,
 /// asks the router, the event log or a connection's supervisor, and answers through the
 /// request's responder. Handles (attach_atom, connection_record, supervisor) to learn the
-/// connections it serves and (stop_atom) to refuse new requests with 503 during shutdown.
+/// connections it serves, (stop_atom) to refuse new requests with 503 during shutdown and
+/// (list_atom) -> std::vector<caf::actor> with the supervisors of every connection it serves
+/// (those it started itself included), for an ordered shutdown.
 caf::actor spawn_front(caf::actor_system& sys, front_config cfg);
 
 /// The request handler for `http_server`: forwards each request to `front` (thread-safe,

@@ -300,6 +300,13 @@ std::vector<std::string_view> split_path(std::string_view s) {
 
 } // namespace
 
+std::string json_string(std::string_view text) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string error_body(const api_error& e) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};

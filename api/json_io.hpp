@@ -26,6 +26,9 @@ struct api_error {
   friend bool operator==(const api_error&, const api_error&) = default;
 };
 
+/// `text` as a JSON string literal, quotes included, escaped.
+std::string json_string(std::string_view text);
+
 /// Renders `{"error":"...","message":"..."}` with both strings JSON-escaped.
 std::string error_body(const api_error& e);
 

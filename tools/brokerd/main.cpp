@@ -63,6 +63,29 @@ std::expected<void, std::string> ensure_demo_connection(persistence::event_log& 
   return {};
 }
 
+/// Stops every connection's session and waits (bounded) until its supervisor is gone: its
+/// final `stopped` event is then queued at the log ahead of any later drain.
+void stop_connections(caf::actor_system& sys, const caf::actor& front) {
+  caf::scoped_actor scope{sys};
+  std::vector<caf::actor> supervisors;
+  scope->request(front, std::chrono::seconds(10), actors::list_atom_v)
+      .receive([&](std::vector<caf::actor>& list) { supervisors = std::move(list); },
+               [](caf::error& err) {
+                 std::cerr << "brokerd: cannot list connections: " << caf::to_string(err) << "\n";
+               });
+  for (auto& s : supervisors) {
+    scope->monitor(s);
+    scope->send(s, actors::stop_atom_v);
+  }
+  std::size_t remaining = supervisors.size();
+  bool timed_out = false;
+  while (remaining > 0 && !timed_out)
+    scope->receive([&](caf::down_msg&) { --remaining; },
+                   caf::after(std::chrono::seconds(10)) >> [&] { timed_out = true; });
+  if (timed_out)
+    std::cerr << "brokerd: " << remaining << " connection(s) did not stop in time\n";
+}
+
 int run(const config::options& opts) {
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
@@ -110,7 +133,11 @@ int run(const config::options& opts) {
     std::cerr << "brokerd: " << book.error() << "\n";
     return 1;
   }
-  actors::broker_resources resources{*book};
+  actors::broker_resources resources;
+  resources.paper_book = *book;
+  // One I/O thread runs the HTTP server and every broker socket.
+  asio::io_context ioc{1};
+  auto guard = asio::make_work_guard(ioc);
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(opts.scheduler_threads));
@@ -119,13 +146,19 @@ int run(const config::options& opts) {
   caf::actor_system sys{cfg};
 
   auto log_actor = actors::spawn_event_log(sys, log);
+  resources.ibkr = actors::ibkr::environment{&ioc, log_actor, log};
   actors::router_config rcfg;
   rcfg.sync_status_events = opts.sync_status_events;
   auto router = actors::spawn_router(sys, log_actor, std::move(orders), rcfg);
-  auto front =
-      api::spawn_front(sys, api::front_config{log, log_actor, router, log->last_seq() + 1});
+  api::front_config fcfg;
+  fcfg.reader = log;
+  fcfg.log = log_actor;
+  fcfg.router = router;
+  fcfg.follow_from = log->last_seq() + 1;
+  fcfg.resources = resources;
+  auto front = api::spawn_front(sys, std::move(fcfg));
+  std::thread io_thread{[&ioc] { ioc.run(); }};
 
-  std::vector<caf::actor> supervisors;
   auto conns = log->scan_prefix(persistence::registry_keys::connection);
   if (!conns) {
     std::cerr << "brokerd: cannot read connections: " << conns.error().message << "\n";
@@ -140,35 +173,31 @@ int run(const config::options& opts) {
     }
     if (!rec->active)
       continue;
-    auto spec = actors::to_spec(*rec);
-    auto factory =
-        spec ? actors::factory_for(spec->broker, resources)
-             : std::expected<actors::session_factory, std::string>(std::unexpected(spec.error()));
-    if (!factory) {
-      actors::log::error("startup", "connection " + rec->id + " not started: " + factory.error());
+    auto sup = actors::start_connection(sys, *rec, resources, log_actor, router);
+    if (!sup) {
+      actors::log::error("startup", "connection " + rec->id + " not started: " + sup.error());
       continue;
     }
-    auto sup_id = rec->id;
-    auto sup = actors::spawn_supervisor(sys, *spec, std::move(*factory), log_actor, router);
-    caf::anon_send(router, actors::attach_atom_v, sup_id, rec->user, spec->broker, sup);
-    caf::anon_send(front, actors::attach_atom_v, *rec, sup);
-    supervisors.push_back(sup);
+    auto broker = engine::parse_broker_id(rec->broker);
+    caf::anon_send(router, actors::attach_atom_v, rec->id, rec->user,
+                   broker.value_or(engine::broker_id::paper), *sup);
+    caf::anon_send(front, actors::attach_atom_v, *rec, *sup);
   }
 
-  asio::io_context ioc{1};
-  auto guard = asio::make_work_guard(ioc);
   auto server = api::http_server::start(ioc, opts.bind_address, opts.http_port,
                                         api::make_request_handler(front));
   if (!server) {
     std::cerr << "brokerd: " << server.error() << "\n";
-    for (auto& s : supervisors)
-      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    stop_connections(sys, front);
+    guard.reset();
+    ioc.stop();
+    io_thread.join();
     caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(log_actor, caf::exit_reason::user_shutdown);
+    resources.ibkr.log = nullptr; // the actor system waits for every handle to go
     return 1;
   }
-  std::thread io_thread{[&ioc] { ioc.run(); }};
   std::cout << "brokerd listening on http://" << opts.bind_address << ":" << (*server)->port()
             << "/ (data in " << opts.data_dir.string() << ", admin token in "
             << admin->token_file.string() << ")" << std::endl;
@@ -188,19 +217,7 @@ int run(const config::options& opts) {
   (*server)->stop();
   {
     caf::scoped_actor scope{sys};
-    // Stop every session and wait (bounded) until its supervisor is gone: its final
-    // `stopped` event is then queued at the log ahead of the drain below.
-    for (auto& s : supervisors) {
-      scope->monitor(s);
-      scope->send(s, actors::stop_atom_v);
-    }
-    std::size_t remaining = supervisors.size();
-    bool timed_out = false;
-    while (remaining > 0 && !timed_out)
-      scope->receive([&](caf::down_msg&) { --remaining; },
-                     caf::after(std::chrono::seconds(10)) >> [&] { timed_out = true; });
-    if (timed_out)
-      std::cerr << "brokerd: " << remaining << " connection(s) did not stop in time\n";
+    stop_connections(sys, front);
     scope->request(log_actor, std::chrono::seconds(30), actors::drain_atom_v)
         .receive(
             [](std::uint64_t last) {
@@ -220,6 +237,7 @@ int run(const config::options& opts) {
   caf::anon_send_exit(front, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(log_actor, caf::exit_reason::user_shutdown);
+  resources.ibkr.log = nullptr; // the actor system waits for every handle to go
   std::cout << "brokerd stopped" << std::endl;
   return 0;
 }

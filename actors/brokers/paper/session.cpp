@@ -3,7 +3,7 @@
 #include <charconv>
 #include <functional>
 
-#include "actors/rate_limit_mailbox.hpp"
+#include "actors/mailbox_pump.hpp"
 
 #include "engine/order_state.hpp"
 
@@ -35,10 +35,7 @@ struct session_state {
   std::map<std::string, book_order> working;
   std::uint64_t tick = 0;
   /// Every request passes this mailbox, as it would on the way to a real broker.
-  std::optional<rate_limit_mailbox<std::function<void()>>> mailbox;
-  /// Generation of the armed release timer (timers cannot be cancelled: stale ones are ignored).
-  std::uint64_t release_epoch = 0;
-  bool release_armed = false;
+  mailbox_pump out;
   static inline const char* name = "paper_session";
 };
 
@@ -189,20 +186,7 @@ engine::position_list positions_of(const session_state& st) {
   return out;
 }
 
-/// Runs every request the limits allow now, then arms one timer for the next.
-void release(self_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  for (auto& run : st.mailbox->release(now))
-    run();
-  if (st.release_armed)
-    return;
-  if (auto wait = st.mailbox->next_release_in(now)) {
-    st.release_armed = true;
-    self->delayed_send(self, std::chrono::ceil<std::chrono::microseconds>(*wait), drain_atom_v,
-                       ++st.release_epoch);
-  }
-}
+void release(self_ptr self) { pump(self, self->state.out); }
 
 /// Queues a request in the mailbox; its answer is delivered when the limits let it run.
 template <class T, class F> caf::result<T> enqueue(self_ptr self, lane in, F fn) {
@@ -215,7 +199,7 @@ template <class T, class F> caf::result<T> enqueue(self_ptr self, lane in, F fn)
       rp.deliver(r.error());
   };
   auto pushed =
-      self->state.mailbox->push(in, std::function<void()>{std::move(run)}, self->clock().now());
+      self->state.out.mailbox->push(in, std::function<void()>{std::move(run)}, self->clock().now());
   if (!pushed) {
     // The promise already owns the reply: an error returned instead would never be sent.
     rp.deliver(make_error(errc::queue_full,
@@ -397,9 +381,9 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
     }
     if (failure.empty()) {
       auto now = self->clock().now();
-      init.mailbox.emplace(engine::token_bucket::per_period(
+      init.out.mailbox.emplace(engine::token_bucket::per_period(
           init.cfg.rate_per_s, std::chrono::seconds{1}, init.cfg.burst, now));
-      init.mailbox->resume();
+      init.out.mailbox->resume();
     }
     if (!failure.empty()) {
       self->quit(make_error(errc::session_unavailable, failure));
@@ -430,12 +414,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
         [self](status_atom, engine::order& o) -> caf::result<order_update> {
           return enqueue<order_update>(self, lane::query, [self, o] { return do_status(self, o); });
         },
-        [self](drain_atom, std::uint64_t epoch) {
-          if (epoch != self->state.release_epoch)
-            return;
-          self->state.release_armed = false;
-          release(self);
-        },
+        [self](drain_atom, std::uint64_t epoch) { on_drain(self, self->state.out, epoch); },
         [self](tick_atom, std::uint64_t n) {
           auto& st = self->state;
           st.tick = n;

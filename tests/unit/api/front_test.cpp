@@ -159,9 +159,16 @@ private:
     log_actor_ = actors::spawn_event_log(*sys_, log_);
     router_ = opts_.stand_in ? opts_.stand_in(*sys_)
                              : actors::spawn_router(*sys_, log_actor_, {}, actors::router_config{});
-    front = api::spawn_front(
-        *sys_, api::front_config{log_, log_actor_, router_, log_->last_seq() + 1, opts_.timeout});
-    actors::broker_resources resources{book_};
+    actors::broker_resources resources;
+    resources.paper_book = book_;
+    api::front_config fcfg;
+    fcfg.reader = log_;
+    fcfg.log = log_actor_;
+    fcfg.router = router_;
+    fcfg.follow_from = log_->last_seq() + 1;
+    fcfg.timeout = opts_.timeout;
+    fcfg.resources = resources;
+    front = api::spawn_front(*sys_, std::move(fcfg));
     for (const auto& rec : connections_) {
       if (opts_.stand_in) {
         caf::anon_send(front, actors::attach_atom_v, rec, router_);

@@ -183,7 +183,9 @@ caf::actor core::connect(const std::string& id, const std::string& user,
   spec.user = user;
   spec.broker = engine::broker_id::paper;
   spec.settings = std::move(settings);
-  auto factory = factory_for(engine::broker_id::paper, broker_resources{book_});
+  broker_resources resources;
+  resources.paper_book = book_;
+  auto factory = factory_for(engine::broker_id::paper, resources);
   if (!factory)
     throw std::runtime_error(factory.error());
   return connect(spec, std::move(*factory), policy);

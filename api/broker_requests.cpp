@@ -1,0 +1,153 @@
+#include "api/broker_requests.hpp"
+
+#include <set>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "actors/brokers/ibkr/session.hpp"
+#include "actors/brokers/paper/session.hpp"
+
+namespace brokerd::api {
+
+namespace {
+
+api_error bad(std::string code, std::string message, unsigned status = 400) {
+  return api_error{status, std::move(code), std::move(message)};
+}
+
+/// Checks that `obj` has no duplicate members and none outside `allowed`.
+std::expected<void, api_error> check_members(const rapidjson::Value& obj, std::string_view where,
+                                             std::initializer_list<std::string_view> allowed) {
+  std::set<std::string_view> seen;
+  for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m) {
+    std::string_view name{m->name.GetString(), m->name.GetStringLength()};
+    if (!seen.insert(name).second)
+      return std::unexpected(
+          bad("duplicate_field", std::string{where} + std::string{name} + " appears twice"));
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      return std::unexpected(
+          bad("unknown_field", "unknown field " + std::string{where} + std::string{name}));
+  }
+  return {};
+}
+
+const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull())
+    return nullptr;
+  return &it->value;
+}
+
+std::expected<std::string, api_error> string_member(const rapidjson::Value& obj, const char* name,
+                                                    bool required, std::size_t max_len) {
+  const auto* v = member(obj, name);
+  if (!v) {
+    if (required)
+      return std::unexpected(bad("missing_field", std::string{"missing required field credentials."} + name));
+    return std::string{};
+  }
+  if (!v->IsString())
+    return std::unexpected(bad("invalid_field", std::string{"credentials."} + name + " must be a string"));
+  std::string s{v->GetString(), v->GetStringLength()};
+  if (s.empty() || s.size() > max_len)
+    return std::unexpected(bad("invalid_field", std::string{"credentials."} + name + " must be 1 to " +
+                                                    std::to_string(max_len) + " characters"));
+  return s;
+}
+
+std::expected<std::int64_t, api_error> int_member(const rapidjson::Value& obj, const char* name,
+                                                  std::int64_t lo, std::int64_t hi) {
+  const auto* v = member(obj, name);
+  if (!v)
+    return std::unexpected(bad("missing_field", std::string{"missing required field credentials."} + name));
+  if (!v->IsInt64() || v->GetInt64() < lo || v->GetInt64() > hi)
+    return std::unexpected(bad("invalid_field", std::string{"credentials."} + name + " must be an integer " +
+                                                    std::to_string(lo) + ".." + std::to_string(hi)));
+  return v->GetInt64();
+}
+
+} // namespace
+
+std::expected<connect_request, api_error> parse_connect_request(std::string_view broker,
+                                                                std::string_view body) {
+  connect_request out;
+  auto id = engine::parse_broker_id(broker);
+  if (!id)
+    return std::unexpected(bad("unknown_broker", "no broker " + std::string{broker} +
+                                                     " (alpaca, ibkr, schwab, paper)", 404));
+  out.broker = *id;
+  if (out.broker == engine::broker_id::alpaca || out.broker == engine::broker_id::schwab)
+    return std::unexpected(bad("broker_unavailable",
+                               std::string{broker} + " connections are not available in this build", 501));
+
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (doc.HasParseError())
+    return std::unexpected(bad("malformed_json",
+                               std::string{rapidjson::GetParseError_En(doc.GetParseError())} +
+                                   " at offset " + std::to_string(doc.GetErrorOffset())));
+  if (!doc.IsObject())
+    return std::unexpected(bad("invalid_body", "request body must be a JSON object"));
+  if (auto ok = check_members(doc, "", {"isPaperTrading", "credentials"}); !ok)
+    return std::unexpected(ok.error());
+  if (const auto* paper = member(doc, "isPaperTrading")) {
+    if (!paper->IsBool())
+      return std::unexpected(bad("invalid_field", "isPaperTrading must be a boolean"));
+    out.paper_trading = paper->GetBool();
+  }
+  static const rapidjson::Value empty_object{rapidjson::kObjectType};
+  const auto* creds = member(doc, "credentials");
+  if (creds && !creds->IsObject())
+    return std::unexpected(bad("invalid_field", "credentials must be an object"));
+  if (!creds) {
+    if (out.broker != engine::broker_id::paper)
+      return std::unexpected(bad("missing_field", "missing required field credentials"));
+    creds = &empty_object;
+  }
+
+  switch (out.broker) {
+    case engine::broker_id::ibkr: {
+      if (auto ok = check_members(*creds, "credentials.", {"host", "port", "clientId", "account"}); !ok)
+        return std::unexpected(ok.error());
+      auto host = string_member(*creds, "host", true, 253);
+      if (!host)
+        return std::unexpected(host.error());
+      auto port = int_member(*creds, "port", 1, 65535);
+      if (!port)
+        return std::unexpected(port.error());
+      auto client = int_member(*creds, "clientId", 0, 2147483647);
+      if (!client)
+        return std::unexpected(client.error());
+      auto account = string_member(*creds, "account", false, 32);
+      if (!account)
+        return std::unexpected(account.error());
+      out.settings = {{"host", *host},
+                      {"port", std::to_string(*port)},
+                      {"client_id", std::to_string(*client)}};
+      if (!account->empty())
+        out.settings.emplace_back("account", *account);
+      if (auto cfg = actors::ibkr::parse_config(out.settings); !cfg)
+        return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
+      break;
+    }
+    case engine::broker_id::paper: {
+      if (auto ok = check_members(*creds, "credentials.", {"cash"}); !ok)
+        return std::unexpected(ok.error());
+      auto cash = string_member(*creds, "cash", false, 32);
+      if (!cash)
+        return std::unexpected(cash.error());
+      if (!cash->empty())
+        out.settings.emplace_back("cash", *cash);
+      if (auto cfg = actors::paper::parse_config(out.settings); !cfg)
+        return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
+      break;
+    }
+    case engine::broker_id::alpaca:
+    case engine::broker_id::schwab:
+      break;
+  }
+  return out;
+}
+
+} // namespace brokerd::api

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/json_io.hpp"
+#include "engine/order.hpp"
+
+namespace brokerd::api {
+
+/// The body of `POST /api/brokers/:broker/test` and `/connect`, checked and turned into the
+/// session settings of the broker.
+struct connect_request {
+  engine::broker_id broker = engine::broker_id::paper;
+  bool paper_trading = true;
+  /// connection_spec settings (keys of the broker's session config).
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+/// Parses `{"isPaperTrading": bool, "credentials": {...}}` for `broker` (the route's text).
+/// Credentials per broker, every member checked, unknown members refused:
+///   ibkr   {host: string, port: integer 1..65535, clientId: integer 0..2147483647,
+///           account?: string}
+///   paper  {cash?: decimal string}
+/// Errors (400 unless said): malformed_json, invalid_body, duplicate_field, unknown_field,
+/// invalid_field, missing_field (as for orders); unknown_broker (404) for a broker that does
+/// not exist; broker_unavailable (501) for one this build cannot connect to yet. Secret values
+/// never appear in a message.
+std::expected<connect_request, api_error> parse_connect_request(std::string_view broker,
+                                                                std::string_view body);
+
+} // namespace brokerd::api
