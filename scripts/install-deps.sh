@@ -14,3 +14,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+npm ci --prefix "$(dirname "$0")/../tests/conformance/ibkr" --no-audit --no-fund --loglevel=error
