@@ -327,6 +327,7 @@ deliveries book::place(std::int32_t client_id, const ibkr::place_order& request)
   o.request.account = cfg_.account;
   o.status = is_stop(request.order_type) ? "PreSubmitted" : "Submitted";
   index_[{client_id, id}] = orders_.size();
+  working_.push_back(orders_.size());
   orders_.push_back(std::move(o));
   ++orders_placed_;
   if (!request.order_ref.empty())
@@ -553,9 +554,10 @@ deliveries book::tick(time_point now) {
   deliveries out;
   if (held_)
     return out;
-  for (std::size_t i = 0; i < orders_.size(); ++i)
+  for (auto i : working_)
     if (is_open(orders_[i]))
       match(i, now, out);
+  std::erase_if(working_, [this](std::size_t i) { return !is_open(orders_[i]); });
   return out;
 }
 

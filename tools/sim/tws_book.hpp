@@ -164,6 +164,8 @@ private:
   std::map<std::string, engine::decimal> overrides_;
   std::map<std::int32_t, std::int32_t> highest_id_;
   std::vector<order_rec> orders_;
+  /// Indexes of the orders that may still be open, in placement order (pruned on ticks).
+  std::vector<std::size_t> working_;
   std::map<std::pair<std::int32_t, std::int32_t>, std::size_t> index_;
   std::vector<execution> executions_;
   std::map<std::string, holding> holdings_;
