@@ -186,19 +186,15 @@ void fail(self_ptr self, const std::string& reason) {
   self->quit(err);
 }
 
-/// Encodes, frames and writes one message now (the mailbox decided it may go).
+/// Encodes and writes one message now (the mailbox decided it may go).
 void write_message(self_ptr self, const client_message& m) {
   auto& st = self->state;
   if (st.closing || !st.link)
     return;
-  auto payload = encode(m, st.server_version);
-  if (!payload) {
-    log::error(component, "cannot encode a message: " + payload.error().to_string());
-    return;
-  }
-  auto frame = make_frame(*payload);
+  // The codec's encode gives the framed message.
+  auto frame = encode(m, st.server_version);
   if (!frame) {
-    log::error(component, "cannot frame a message: " + frame.error().to_string());
+    log::error(component, "cannot encode a message: " + frame.error().to_string());
     return;
   }
   st.link->write(std::move(*frame));
@@ -294,7 +290,8 @@ void settle(self_ptr self, tracked& t, std::optional<std::pair<std::string, exec
     p->second.deliver(std::move(ack));
     st.places.erase(p);
     st.place_requests.erase(t.id);
-    t.reported = ack.status;
+    // The update below still goes out: if the router stopped waiting for this answer (a long
+    // pacing queue), the update is what moves the order on; otherwise it is a duplicate.
   }
   if (engine::is_terminal(u.status))
     t.working = false;
