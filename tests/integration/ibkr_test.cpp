@@ -193,9 +193,14 @@ TEST_CASE_METHOD(fixture, "IBKR: a burst of 500 orders never breaks the 50 msg/s
   for (int i = 0; i < 500; ++i)
     ids.push_back(place(R"("symbol":"AAPL","side":"buy","quantity":1,"type":"limit","limitPrice":"90","clientOrderId":"burst-)" +
                         std::to_string(i) + R"(")"));
-  REQUIRE(wait_until([&] { return sim->statistics().orders_placed >= 500; },
-                     std::chrono::seconds{40}, std::chrono::milliseconds{50}));
+  bool all_sent = wait_until([&] { return sim->statistics().orders_placed >= 500; },
+                             std::chrono::seconds{40}, std::chrono::milliseconds{50});
   auto stats = sim->statistics();
+  INFO("placed " << stats.orders_placed << ", messages " << stats.messages << ", violations "
+                 << stats.pacing_violations << ", duplicate ids " << stats.duplicate_order_ids
+                 << "; brokerd says:\n"
+                 << server.process().output());
+  REQUIRE(all_sent);
   CHECK(stats.orders_placed == 500);
   CHECK(stats.pacing_violations == 0);
   CHECK(stats.max_in_any_second <= 50);

@@ -19,6 +19,8 @@
 #include "api/front.hpp"
 #include "config/options.hpp"
 #include "persistence/order_projection.hpp"
+#include "tools/sim/price_paths.hpp"
+#include "tools/sim/tws_server.hpp"
 
 namespace {
 
@@ -35,31 +37,44 @@ std::int64_t now_ns() {
       .count();
 }
 
-/// Gives the admin a paper connection when it has none (--demo).
-std::expected<void, std::string> ensure_demo_connection(persistence::event_log& log,
-                                                        const std::string& admin,
-                                                        const config::options& opts) {
+/// Gives the admin a demo connection to `broker` (--demo): creates it when the admin has
+/// none; an existing one gets `settings` again when `refresh` (a simulator's port changes at
+/// every start).
+std::expected<void, std::string>
+ensure_demo_connection(persistence::event_log& log, const std::string& admin,
+                       const std::string& broker,
+                       std::vector<std::pair<std::string, std::string>> settings, bool refresh) {
   auto conns = log.scan_prefix(persistence::registry_keys::connection);
   if (!conns)
     return std::unexpected(conns.error().message);
+  std::optional<persistence::connection_record> rec;
   for (const auto& entry : *conns) {
-    auto rec = persistence::decode_connection(entry.value);
-    if (rec && rec->user == admin && rec->broker == "paper")
-      return {};
+    auto found = persistence::decode_connection(entry.value);
+    if (found && found->user == admin && found->broker == broker &&
+        found->id.starts_with("conn_" + broker + "_demo")) {
+      if (!refresh)
+        return {};
+      rec = std::move(*found);
+      break;
+    }
   }
-  persistence::connection_record rec;
-  rec.id = "conn_paper_" + api::random_hex(6);
-  rec.user = admin;
-  rec.broker = "paper";
-  rec.paper_trading = true;
-  rec.created_ns = now_ns();
-  rec.settings = {{"prices", demo_prices}, {"tick_ms", std::to_string(opts.paper_tick_ms)}};
+  bool created = !rec;
+  if (!rec) {
+    rec.emplace();
+    rec->id = "conn_" + broker + "_demo_" + api::random_hex(4);
+    rec->user = admin;
+    rec->broker = broker;
+    rec->paper_trading = true;
+    rec->created_ns = now_ns();
+  }
+  rec->settings = std::move(settings);
   std::vector<persistence::registry_write> writes{
-      {std::string{persistence::registry_keys::connection} + rec.id,
-       persistence::encode_connection(rec)}};
+      {std::string{persistence::registry_keys::connection} + rec->id,
+       persistence::encode_connection(*rec)}};
   if (auto ok = log.append({}, true, writes); !ok)
     return std::unexpected(ok.error().message);
-  std::cout << "demo: created paper connection " << rec.id << std::endl;
+  if (created)
+    std::cout << "demo: created " << broker << " connection " << rec->id << std::endl;
   return {};
 }
 
@@ -110,11 +125,35 @@ int run(const config::options& opts) {
   if (admin->created)
     std::cout << "created admin user " << admin->user_id << "; its API token is in "
               << admin->token_file.string() << " (mode 0600)" << std::endl;
-  if (opts.demo)
-    if (auto ok = ensure_demo_connection(*log, admin->user_id, opts); !ok) {
-      std::cerr << "brokerd: cannot create the demo connection: " << ok.error() << "\n";
+  // --demo: a paper connection, and an IBKR connection to a TWS simulator embedded in this
+  // process on a loopback port.
+  std::unique_ptr<sim::tws::server> demo_tws;
+  if (opts.demo) {
+    auto paths = sim::parse_price_paths(demo_prices);
+    sim::tws::config tcfg;
+    tcfg.paths = paths.value_or(sim::price_paths{});
+    tcfg.tick = std::chrono::milliseconds{opts.paper_tick_ms};
+    auto tws = sim::tws::server::start(tcfg);
+    if (!tws) {
+      std::cerr << "brokerd: cannot start the demo TWS simulator: " << tws.error() << "\n";
       return 1;
     }
+    demo_tws = std::move(*tws);
+    std::cout << "demo: TWS simulator listening on 127.0.0.1:" << demo_tws->port() << std::endl;
+    auto paper = ensure_demo_connection(
+        *log, admin->user_id, "paper",
+        {{"prices", demo_prices}, {"tick_ms", std::to_string(opts.paper_tick_ms)}}, false);
+    auto ibkr = paper ? ensure_demo_connection(*log, admin->user_id, "ibkr",
+                                               {{"host", "127.0.0.1"},
+                                                {"port", std::to_string(demo_tws->port())},
+                                                {"client_id", "0"}},
+                                               true)
+                      : paper;
+    if (!ibkr) {
+      std::cerr << "brokerd: cannot create the demo connections: " << ibkr.error() << "\n";
+      return 1;
+    }
+  }
 
   auto rebuilt = persistence::rebuild_orders(*log);
   if (!rebuilt) {
