@@ -47,7 +47,7 @@ TEST_CASE("contract ids are IB's for well-known symbols and stable for others", 
   CHECK(con_id_of("ZZZZ") > 0);
 }
 
-TEST_CASE("a price path steps once per tick and repeats; set_price overrides it until cleared",
+TEST_CASE("a price path steps once per tick and repeats, and set_price overrides it until cleared",
           "[sim]") {
   config cfg;
   cfg.paths["AAPL"] = {dec("1"), dec("2"), dec("3")};
@@ -66,7 +66,7 @@ TEST_CASE("a price path steps once per tick and repeats; set_price overrides it 
   CHECK(b.price("AAPL") == dec("2")); // step 4 of a 3-step path
 }
 
-TEST_CASE("commission is 0.005 per share with a 1.00 minimum and a 1 % cap; cash pays it",
+TEST_CASE("commission is 0.005 per share with a 1.00 minimum and a 1 % cap, and cash pays it",
           "[sim]") {
   config cfg;
   cfg.fill_chunk = dec("10000");
@@ -108,7 +108,7 @@ TEST_CASE("a short sale and its cover: average cost, realized PnL and the zero p
   CHECK(b.position_of("AAPL").avg_cost == dec("0"));
 }
 
-TEST_CASE("held fills execute nothing and trigger no stop; fill_now executes anyway", "[sim]") {
+TEST_CASE("held fills execute nothing and trigger no stop, but fill_now executes anyway", "[sim]") {
   config cfg;
   book b{cfg, t0};
   b.set_price("AAPL", dec("100"));
