@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything with coverage and runs every test (ctest), prints
-# line coverage per folder, then builds the unit tests with ASan+UBSan and runs them.
+# line coverage per folder, then builds the unit tests with ASan+UBSan and runs them, and
+# fuzzes the TWS codec for 60 s (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,3 +23,5 @@ cmake --build build-asan -j2
 ASAN_OPTIONS=detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/ubsan.supp \
   ctest --test-dir build-asan -j2 -L unit --output-on-failure --timeout 600
+
+scripts/fuzz.sh

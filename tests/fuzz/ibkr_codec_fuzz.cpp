@@ -4,9 +4,11 @@
 // newest implemented versions. Whatever decodes must encode again and decode to the same
 // value; anything else must come back as an error value, never a crash or an exception.
 //
-// Not part of the CMake build. Build from the repository root with a clang whose C++23
-// library support includes std::expected (clang 16 or later with libstdc++ 12), e.g.
+// Not part of the CMake build: scripts/fuzz.sh builds it with clang++-16 and libstdc++ 12 and
+// runs it on a seed corpus (ibkr_codec_seeds.cpp). libstdc++ 12 declares std::expected only
+// when __cpp_concepts >= 202002L, which clang 16 does not report, so the build defines it:
 //   clang++-16 -std=c++2b -g -O1 -fsanitize=fuzzer,address,undefined -I. -include utility
+//     -U__cpp_concepts -D__cpp_concepts=202002L
 //     tests/fuzz/ibkr_codec_fuzz.cpp actors/brokers/ibkr/{wire,messages,codec}.cpp
 //     engine/{decimal,errc,order}.cpp -o ibkr_codec_fuzz
 
