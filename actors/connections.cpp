@@ -18,7 +18,7 @@ std::expected<session_factory, std::string> factory_for(engine::broker_id broker
       }};
     }
     case engine::broker_id::ibkr: {
-      if (!resources.ibkr.io || !resources.ibkr.reader)
+      if (!resources.ibkr.io)
         return std::unexpected(std::string{"IBKR sessions need the socket thread and the log"});
       auto env = resources.ibkr;
       return session_factory{[env](caf::local_actor* parent, const connection_spec& spec,

@@ -1,6 +1,8 @@
 // brokerd trading through the TWS protocol: a brokerd process connects over HTTP to the TWS
 // simulator running in this test process, on loopback.
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "tests/integration/support/brokerd_instance.hpp"
@@ -208,4 +210,171 @@ TEST_CASE_METHOD(fixture, "IBKR: a burst of 500 orders never breaks the 50 msg/s
   for (const auto& [ref, n] : stats.placements_by_order_ref)
     CHECK(n == 1);
   CHECK(json_string(parse_json(wait_status(ids.back(), "new")), "status") == "new");
+}
+
+TEST_CASE_METHOD(fixture, "IBKR: the test endpoint reports reachability and stores nothing",
+                 "[integration][ibkr]") {
+  auto connection_ids = [this] {
+    std::vector<std::string> ids;
+    auto doc = parse_json(get("/api/brokers/user/configured").body);
+    for (const auto& c : json_member(doc, "connections").GetArray())
+      ids.push_back(json_string(c, "id"));
+    return ids;
+  };
+  auto before = connection_ids();
+  auto ok = post("/api/brokers/ibkr/test", credentials(11));
+  REQUIRE(ok.status == 200);
+  auto doc = parse_json(ok.body);
+  CHECK(json_member(doc, "ok").GetBool());
+  CHECK(json_string(json_member(doc, "balance"), "equity") == "100000");
+
+  // A port nobody listens on (the simulator's, after it stopped).
+  auto closed = start_sim();
+  auto port = closed->port();
+  closed->stop();
+  auto bad = post("/api/brokers/ibkr/test",
+                  R"({"credentials":{"host":"127.0.0.1","port":)" + std::to_string(port) +
+                      R"(,"clientId":1}})");
+  REQUIRE(bad.status == 200);
+  auto bad_doc = parse_json(bad.body);
+  CHECK_FALSE(json_member(bad_doc, "ok").GetBool());
+  CHECK(json_string(bad_doc, "error").find("cannot connect") != std::string::npos);
+
+  auto refused = post("/api/brokers/ibkr/connect",
+                      R"({"credentials":{"host":"127.0.0.1","port":)" + std::to_string(port) +
+                          R"(,"clientId":1}})");
+  CHECK(refused.status == 502);
+  CHECK(json_string(parse_json(refused.body), "error") == "connection_failed");
+
+  for (const char* body :
+       {R"({"credentials":{"host":"127.0.0.1","port":0,"clientId":1}})",
+        R"({"credentials":{"host":"127.0.0.1","port":4001}})",
+        R"({"credentials":{"host":"127.0.0.1","port":4001,"clientId":1,"password":"x"}})",
+        R"({"credentials":{"host":"bad host!","port":4001,"clientId":1}})",
+        R"({"credentials":"127.0.0.1:4001"})", R"([1,2])", R"({"credentials":)"}) {
+    auto r = post("/api/brokers/ibkr/connect", body);
+    INFO(body << " -> " << r.body);
+    CHECK(r.status == 400);
+  }
+  CHECK(post("/api/brokers/nasdaq/connect", credentials()).status == 404);
+  CHECK(connection_ids() == before);
+}
+
+TEST_CASE_METHOD(fixture, "IBKR: partial fills count each execution once, duplicates and late statuses change nothing",
+                 "[integration][ibkr]") {
+  connect();
+  sim->hold_fills(true);
+  auto id = place(R"("symbol":"AAPL","side":"buy","quantity":100,"type":"limit","limitPrice":"95","clientOrderId":"ib-part")");
+  auto broker_id = std::stoi(json_string(parse_json(wait_status(id, "new")), "brokerOrderId"));
+  sim->duplicate_order_status(true);
+  sim->fill_now(broker_id, dec("30"), dec("95"));
+  auto part = parse_json(wait_status(id, "partially_filled"));
+  CHECK(json_string(part, "filledQuantity") == "30");
+  sim->delay_order_status(std::chrono::milliseconds{200});
+  sim->fill_now(broker_id, dec("70"), dec("94"));
+  auto done = parse_json(wait_status(id, "filled"));
+  CHECK(json_string(done, "filledQuantity") == "100");
+  CHECK(json_string(done, "avgFillPrice") == "94.3");
+  std::this_thread::sleep_for(std::chrono::milliseconds{400}); // let the late statuses arrive
+
+  auto events = parse_json(get("/api/events?since=1&limit=1000").body);
+  int changes = 0;
+  for (const auto& ev : json_member(events, "events").GetArray()) {
+    if (!json_has(ev, "orderId") || json_string(ev, "orderId") != id)
+      continue;
+    CHECK(json_string(ev, "type") != "order.anomaly");
+    if (json_string(ev, "type") == "order.status" || json_string(ev, "type") == "order.fill")
+      ++changes;
+  }
+  CHECK(changes == 3); // new, partially_filled (30), filled (100)
+}
+
+TEST_CASE_METHOD(fixture, "IBKR: orders wait through a 1100 outage and go out after 1102",
+                 "[integration][ibkr]") {
+  connect();
+  sim->hold_fills(true);
+  sim->send_notice(1100, "Connectivity between IB and Trader Workstation has been lost.");
+  REQUIRE(wait_until([&] { return state_of_connection() == "connected"; },
+                     std::chrono::seconds{5}, std::chrono::milliseconds{5}));
+  auto id = place(R"("symbol":"AAPL","side":"buy","quantity":1,"type":"limit","limitPrice":"90","clientOrderId":"ib-outage")");
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  CHECK(sim->statistics().placements_by_order_ref.count("ib-outage") == 0);
+  sim->send_notice(1102, "Connectivity between IB and Trader Workstation has been restored - data maintained.");
+  CHECK(json_string(parse_json(wait_status(id, "new")), "status") == "new");
+  CHECK(state_of_connection() == "ready");
+  CHECK(sim->statistics().placements_by_order_ref.at("ib-outage") == 1);
+}
+
+TEST_CASE_METHOD(fixture, "IBKR: client id in use (326) is retried with backoff until it connects",
+                 "[integration][ibkr]") {
+  connect();
+  sim->client_id_in_use(2);
+  sim->drop_connections();
+  REQUIRE(wait_until([&] { return state_of_connection() != "ready"; }, std::chrono::seconds{5},
+                     std::chrono::milliseconds{5}));
+  REQUIRE(wait_until([&] { return state_of_connection() == "ready"; }, std::chrono::seconds{30},
+                     std::chrono::milliseconds{20}));
+  auto events = parse_json(get("/api/events?since=1&limit=1000").body);
+  int in_use = 0;
+  for (const auto& ev : json_member(events, "events").GetArray())
+    if (json_has(ev, "reason") && json_string(ev, "reason").find("already in use") != std::string::npos)
+      ++in_use;
+  CHECK(in_use >= 2);
+  auto id = place(R"("symbol":"AAPL","side":"buy","quantity":1,"type":"market","clientOrderId":"ib-after-326")");
+  CHECK(json_string(parse_json(wait_status(id, "filled")), "status") == "filled");
+}
+
+TEST_CASE("IBKR: order ids are never reused across a brokerd restart, even when TWS rolls them back",
+          "[integration][ibkr]") {
+  temp_dir dir{"brokerd-ibkr-ids"};
+  auto sim = start_sim();
+  std::string conn;
+  std::string first_broker_id;
+  auto credentials = R"({"credentials":{"host":"127.0.0.1","port":)" + std::to_string(sim->port()) +
+                     R"(,"clientId":9}})";
+  auto order = [&](const std::string& ref) {
+    return R"({"connectionId":")" + conn +
+           R"(","symbol":"AAPL","side":"buy","quantity":1,"type":"market","clientOrderId":")" + ref +
+           R"("})";
+  };
+  auto wait_broker_id = [](http_client& c, const http_client::header_list& auth, const std::string& id) {
+    std::string bid;
+    wait_until(
+        [&] {
+          auto doc = parse_json(c.request("GET", "/api/orders/" + id, {}, auth).body);
+          bid = json_string(doc, "brokerOrderId");
+          return json_string(doc, "status") == "filled";
+        },
+        std::chrono::seconds{20}, std::chrono::milliseconds{20});
+    return bid;
+  };
+  {
+    brokerd_instance first{dir.path() / "data"};
+    http_client c{first.port()};
+    auto r = c.request("POST", "/api/brokers/ibkr/connect", credentials, first.auth());
+    REQUIRE(r.status == 201);
+    conn = json_string(parse_json(r.body), "connectionId");
+    auto placed = c.request("POST", "/api/orders", order("ids-1"), first.auth());
+    REQUIRE(placed.status == 201);
+    first_broker_id = wait_broker_id(c, first.auth(), json_string(parse_json(placed.body), "id"));
+    REQUIRE(first.stop() == 0);
+  }
+  sim->rollback_next_valid_id(9, 1);
+  brokerd_instance second{dir.path() / "data"};
+  http_client c{second.port()};
+  REQUIRE(wait_until(
+      [&] {
+        auto doc = parse_json(c.request("GET", "/api/brokers/user/configured", {}, second.auth()).body);
+        for (const auto& x : json_member(doc, "connections").GetArray())
+          if (json_string(x, "id") == conn)
+            return json_string(x, "state") == "ready";
+        return false;
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{20}));
+  auto placed = c.request("POST", "/api/orders", order("ids-2"), second.auth());
+  REQUIRE(placed.status == 201);
+  auto second_broker_id = wait_broker_id(c, second.auth(), json_string(parse_json(placed.body), "id"));
+  CHECK(std::stoi(second_broker_id) > std::stoi(first_broker_id));
+  CHECK(sim->statistics().duplicate_order_ids == 0);
+  CHECK(sim->statistics().placements_by_order_ref.at("ids-1") == 1);
 }

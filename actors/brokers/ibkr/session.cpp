@@ -613,6 +613,11 @@ void on_started(self_ptr self) {
   }
   st.next_id = std::max({st.next_id, *st.next_valid_id, stored});
   report_state(self, connection_state::connected);
+  if (!st.env.log) {
+    // A probe (the connection test) never places orders and stores nothing.
+    st.reserved = st.next_id;
+    return start_resync(self);
+  }
   st.ph = phase::reserving;
   reserve_ids(self);
 }
@@ -987,6 +992,17 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       self->quit(make_error(gw_errc::session_unavailable, why));
     }
     init.cfg = std::move(*cfg);
+    self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(eptr);
+      } catch (const std::exception& ex) {
+        what = ex.what();
+      } catch (...) {
+      }
+      log::error(component, "connection " + self->state.spec.id + ": session failed: " + what);
+      return make_error(gw_errc::session_unavailable, "IBKR session failed: " + what);
+    });
     auto now = self->clock().now();
     // At most pacing_per_s per second, evenly spaced (burst 1), and never more than that in
     // any one-second window: what TWS counts.

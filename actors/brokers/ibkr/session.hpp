@@ -59,7 +59,8 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings);
 struct environment {
   /// Runs the session's socket (one strand per session).
   boost::asio::io_context* io = nullptr;
-  /// Durable order-id reservations are written through the event log...
+  /// Durable order-id reservations are written through the event log (none for a probe
+  /// session, which tests a connection and places no order)...
   event_log_actor log;
   /// ...and read from it at start.
   std::shared_ptr<persistence::event_log> reader;
