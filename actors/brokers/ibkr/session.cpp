@@ -1004,10 +1004,11 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       return make_error(gw_errc::session_unavailable, "IBKR session failed: " + what);
     });
     auto now = self->clock().now();
-    // At most pacing_per_s per second, evenly spaced (burst 1), and never more than that in
-    // any one-second window: what TWS counts.
+    // pacing_per_s per second, evenly spaced; a burst of 2 lets the pacer make up for a timer
+    // that fired late, and the sliding window still caps any one-second span at pacing_per_s:
+    // what TWS counts.
     init.out.mailbox.emplace(
-        engine::token_bucket::per_period(init.cfg.pacing_per_s, std::chrono::seconds{1}, 1, now),
+        engine::token_bucket::per_period(init.cfg.pacing_per_s, std::chrono::seconds{1}, 2, now),
         engine::sliding_window{init.cfg.pacing_per_s, std::chrono::seconds{1}});
     init.link = net::tcp_link::create(*init.env.io, caf::actor_cast<caf::actor>(self), 1);
     init.link->connect(init.cfg.host, init.cfg.port, init.cfg.connect_timeout);
