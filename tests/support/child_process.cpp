@@ -76,6 +76,9 @@ child_process::child_process(std::vector<std::string> argv, std::filesystem::pat
   posix_spawn_file_actions_addopen(&s.actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   posix_spawn_file_actions_adddup2(&s.actions, 1, 2);
+  // Nothing else of the test process leaks into the child: a simulator's listening socket
+  // inherited by a brokerd child would keep its port busy after the simulator stops.
+  posix_spawn_file_actions_addclosefrom_np(&s.actions, 3);
   sigset_t defaults;
   sigemptyset(&defaults);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD})

@@ -35,13 +35,21 @@ brokerd_instance::brokerd_instance(const std::filesystem::path& data_dir,
         auto r = client.request("GET", "/api/brokers/user/configured", {}, auth());
         if (r.status != 200)
           return false;
+        // Every demo connection (paper and the embedded TWS simulator) is ready: nothing of
+        // the start-up is still being logged when a test begins.
         auto doc = parse_json(r.body);
-        for (const auto& c : json_member(doc, "connections").GetArray())
-          if (json_string(c, "broker") == "paper" && json_string(c, "status") == "connected") {
-            connection_ = json_string(c, "id");
-            return true;
-          }
-        return false;
+        std::string paper;
+        bool all_ready = true;
+        for (const auto& c : json_member(doc, "connections").GetArray()) {
+          if (json_string(c, "status") != "connected")
+            all_ready = false;
+          else if (json_string(c, "broker") == "paper")
+            paper = json_string(c, "id");
+        }
+        if (!all_ready || paper.empty())
+          return false;
+        connection_ = paper;
+        return true;
       },
       std::chrono::seconds{30}, std::chrono::milliseconds{20});
   if (!found)
