@@ -85,7 +85,9 @@ figures run(const std::filesystem::path& dir, const char* policy, bool sync_stat
                                   {"cash", "90000000000"},
                                   {"rate_per_s", "1000000"},
                                   {"burst", "1000"}}};
-    auto factory = actors::factory_for(engine::broker_id::paper, actors::broker_resources{*book});
+    actors::broker_resources resources;
+    resources.paper_book = *book;
+    auto factory = actors::factory_for(engine::broker_id::paper, resources);
     auto sup = actors::spawn_supervisor(sys, spec, *factory, log_actor, router);
     caf::anon_send(router, actors::attach_atom_v, spec.id, spec.user, spec.broker, sup);
 
