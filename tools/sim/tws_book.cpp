@@ -243,6 +243,15 @@ std::string format_fixed(decimal value, int digits) {
   return out;
 }
 
+std::string format_account_time(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::array<char, 16> buf{};
+  auto n = std::strftime(buf.data(), buf.size(), "%H:%M", &tm);
+  return std::string{buf.data(), n};
+}
+
 std::int32_t con_id_of(std::string_view symbol) {
   for (const auto& k : known_stocks)
     if (k.symbol == symbol)
@@ -523,6 +532,50 @@ ibkr::position book::position_of(const std::string& symbol) const {
   return p;
 }
 
+ibkr::update_portfolio book::portfolio_of(const std::string& symbol) const {
+  ibkr::update_portfolio p;
+  p.instrument = contract_of(symbol);
+  p.instrument.exchange.clear(); // updatePortfolio carries the primary exchange only
+  p.instrument.primary_exchange = std::string{primary_exchange_of(symbol)};
+  p.account = cfg_.account;
+  p.market_price = price(symbol);
+  if (auto it = holdings_.find(symbol); it != holdings_.end()) {
+    const auto& h = it->second;
+    p.quantity = h.quantity;
+    p.avg_cost = h.avg_cost;
+    p.market_value = mul(h.quantity, p.market_price);
+    p.unrealized_pnl = p.market_value - mul(h.quantity, h.avg_cost);
+    p.realized_pnl = h.realized;
+  }
+  return p;
+}
+
+std::vector<ibkr::update_account_value> book::account_values() const {
+  std::vector<ibkr::update_account_value> out;
+  out.push_back({"AccountCode", cfg_.account, "", cfg_.account});
+  for (std::string_view key :
+       {"AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "BuyingPower",
+        "AvailableFunds", "ExcessLiquidity", "EquityWithLoanValue", "GrossPositionValue",
+        "InitMarginReq", "MaintMarginReq", "Cushion"}) {
+    auto v = summary_value(key);
+    if (v)
+      out.push_back({std::string{key}, std::move(v->first), std::move(v->second), cfg_.account});
+  }
+  return out;
+}
+
+std::vector<ibkr::server_message> book::account_updates(time_point now) const {
+  std::vector<ibkr::server_message> out;
+  for (auto& row : account_values())
+    out.emplace_back(std::move(row));
+  for (const auto& [symbol, h] : holdings_)
+    if (!h.quantity.is_zero())
+      out.emplace_back(portfolio_of(symbol));
+  out.emplace_back(ibkr::update_account_time{format_account_time(now)});
+  out.emplace_back(ibkr::account_download_end{cfg_.account});
+  return out;
+}
+
 std::vector<ibkr::server_message> book::positions() const {
   std::vector<ibkr::server_message> out;
   for (const auto& [symbol, h] : holdings_)
@@ -638,6 +691,7 @@ void book::execute(std::size_t index, decimal qty, decimal px, time_point now, d
     auto closing = std::min(abs(h.quantity), qty);
     auto per_share = h.quantity.is_positive() ? px - h.avg_cost : h.avg_cost - px;
     realized = mul(per_share, closing) - commission;
+    h.realized = h.realized + *realized;
     h.quantity = h.quantity + signed_qty;
     if (h.quantity.is_zero())
       h.avg_cost = {};

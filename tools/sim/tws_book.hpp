@@ -84,6 +84,17 @@ public:
   [[nodiscard]] std::vector<ibkr::server_message> positions() const;
   /// The position row of `symbol`.
   [[nodiscard]] ibkr::position position_of(const std::string& symbol) const;
+  /// The first download of reqAccountUpdates for the account: `account_values()`, one
+  /// updatePortfolio per non-zero position (by symbol), updateAccountTime for `now`, then
+  /// accountDownloadEnd.
+  [[nodiscard]] std::vector<ibkr::server_message> account_updates(time_point now) const;
+  /// The updateAccountValue rows of the account: AccountCode, AccountType, then the amounts of
+  /// `summary_value` (NetLiquidation, TotalCashValue, BuyingPower, AvailableFunds...) in USD.
+  [[nodiscard]] std::vector<ibkr::update_account_value> account_values() const;
+  /// The updatePortfolio row of `symbol` at its current price: marketValue = position × price,
+  /// averageCost as in `position_of`, unrealized PnL = position × (price - averageCost),
+  /// realized PnL = the sum over its closing executions (their commissionReport's).
+  [[nodiscard]] ibkr::update_portfolio portfolio_of(const std::string& symbol) const;
 
   // -- market ----------------------------------------------------------------------------------
 
@@ -143,6 +154,8 @@ private:
   struct holding {
     engine::decimal quantity;
     engine::decimal avg_cost;
+    /// Realized PnL of the day, commissions of closing executions deducted.
+    engine::decimal realized;
   };
 
   [[nodiscard]] bool is_open(const order_rec& o) const noexcept;
@@ -181,6 +194,9 @@ private:
 /// Formats a decimal with exactly `digits` fraction digits, rounding half to even
 /// ("100000.00").
 std::string format_fixed(engine::decimal value, int digits);
+
+/// "HH:mm" in UTC, the time stamp of updateAccountTime.
+std::string format_account_time(std::chrono::system_clock::time_point t);
 
 /// The simulator's stable contract id for a US stock symbol (IB's real one for a few
 /// well-known symbols, a hash otherwise).

@@ -146,6 +146,8 @@ struct server::impl {
     };
     std::map<std::int32_t, summary_subscription> summaries;
     bool positions = false;
+    /// While reqAccountUpdates is subscribed: the updateAccountValue values last sent, by key.
+    std::optional<std::map<std::string, std::string>> account_updates;
   };
 
   explicit impl(config c) : cfg(std::move(c)), market(cfg, std::chrono::system_clock::now()) {}
@@ -423,6 +425,28 @@ struct server::impl {
 
   void on_message(const connection_ptr& c, const ibkr::cancel_positions&) { c->positions = false; }
 
+  /// One account at a time: a new subscription restarts the download. The login's account or
+  /// an empty code subscribes; another code is answered 321 "Invalid account code" as TWS does
+  /// (its request id -1 is unverified) and leaves the subscription as it was.
+  void on_message(const connection_ptr& c, const ibkr::req_account_updates& m) {
+    if (!m.subscribe) {
+      c->account_updates.reset();
+      return;
+    }
+    if (!m.account.empty() && m.account != cfg.account) {
+      send(c, notice(-1, 321,
+                     "Error validating request.-'bh' : cause - Invalid account code '" + m.account +
+                         "'."));
+      return;
+    }
+    auto& last = c->account_updates.emplace();
+    for (auto& msg : market.account_updates(std::chrono::system_clock::now())) {
+      if (auto* row = std::get_if<ibkr::update_account_value>(&msg))
+        last[row->key] = row->value;
+      send(c, msg);
+    }
+  }
+
   void on_message(const connection_ptr& c, const ibkr::place_order& m) {
     route(market.place(*c->client_id, m));
   }
@@ -459,7 +483,8 @@ struct server::impl {
     }
   }
 
-  /// Live position rows and changed account-summary values after executions (§4.2, §4.3).
+  /// Live position rows, account-updates rows and changed account-summary values after
+  /// executions (§4.2, §4.3).
   void after_executions() {
     auto changed = market.take_changed_symbols();
     if (changed.empty())
@@ -470,6 +495,8 @@ struct server::impl {
       if (c->positions)
         for (const auto& symbol : changed)
           send(c, market.position_of(symbol));
+      if (c->account_updates)
+        send_account_changes(c, changed);
       for (auto& [req_id, sub] : c->summaries) {
         bool any = false;
         for (auto& msg : market.account_summary(req_id, sub.tags)) {
@@ -487,6 +514,23 @@ struct server::impl {
         }
       }
     }
+  }
+
+  /// While reqAccountUpdates is subscribed: updatePortfolio for every position in `changed`
+  /// (closed ones at 0), the updateAccountValue rows whose value changed, then
+  /// updateAccountTime. No accountDownloadEnd: that ends the first download only.
+  void send_account_changes(const connection_ptr& c, const std::set<std::string>& changed) {
+    auto& last = *c->account_updates;
+    for (const auto& symbol : changed)
+      send(c, market.portfolio_of(symbol));
+    for (auto& row : market.account_values()) {
+      auto& value = last[row.key];
+      if (value == row.value)
+        continue;
+      value = row.value;
+      send(c, row);
+    }
+    send(c, ibkr::update_account_time{format_account_time(std::chrono::system_clock::now())});
   }
 
   void send(const connection_ptr& c, const ibkr::server_message& m) {

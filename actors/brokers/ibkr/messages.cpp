@@ -598,6 +598,13 @@ template <class Io, message_of<req_executions> M> void layout(Io& io, M& m) {
   io.text(m.side, "side");
 }
 
+/// Java `EClient.reqAccountUpdates`: acctCode is sent from server version 9, so always here.
+template <class Io, message_of<req_account_updates> M> void layout(Io& io, M& m) {
+  io.msg_version(2, 1);
+  io.flag(m.subscribe, "subscribe");
+  io.text(m.account, "acctCode");
+}
+
 // -- layouts: server messages ------------------------------------------------------------------
 
 template <class Io, message_of<next_valid_id> M> void layout(Io& io, M& m) {
@@ -869,6 +876,50 @@ template <class Io, message_of<error_message> M> void layout(Io& io, M& m) {
   io.escaped_text(m.advanced_order_reject_json, "advancedOrderRejectJson");
 }
 
+/// Java `EDecoder.processAcctValueMsg`: accountName from version 2.
+template <class Io, message_of<update_account_value> M> void layout(Io& io, M& m) {
+  io.msg_version(2, 2);
+  io.text(m.key, "key");
+  io.text(m.value, "value");
+  io.text(m.currency, "currency");
+  io.text(m.account, "accountName");
+}
+
+/// Java `EDecoder.processPortfolioValueMsg` at version 8 (the version-6 primaryExch quirk of
+/// server version 39 does not apply).
+template <class Io, message_of<update_portfolio> M> void layout(Io& io, M& m) {
+  auto& c = m.instrument;
+  io.msg_version(8, 8);
+  io.int32(c.con_id, "conId");
+  io.text(c.symbol, "symbol");
+  io.text(c.sec_type, "secType");
+  io.text(c.last_trade_date, "lastTradeDateOrContractMonth");
+  io.real(c.strike, "strike");
+  io.text(c.right, "right");
+  io.text(c.multiplier, "multiplier");
+  io.text(c.primary_exchange, "primaryExch");
+  io.text(c.currency, "currency");
+  io.text(c.local_symbol, "localSymbol");
+  io.text(c.trading_class, "tradingClass");
+  io.quantity(m.quantity, "position");
+  io.amount(m.market_price, "marketPrice");
+  io.amount(m.market_value, "marketValue");
+  io.amount(m.avg_cost, "averageCost");
+  io.amount(m.unrealized_pnl, "unrealizedPNL");
+  io.amount(m.realized_pnl, "realizedPNL");
+  io.text(m.account, "accountName");
+}
+
+template <class Io, message_of<update_account_time> M> void layout(Io& io, M& m) {
+  io.msg_version(1, 1);
+  io.text(m.time_stamp, "timeStamp");
+}
+
+template <class Io, message_of<account_download_end> M> void layout(Io& io, M& m) {
+  io.msg_version(1, 1);
+  io.text(m.account, "accountName");
+}
+
 // -- encode / decode ---------------------------------------------------------------------------
 
 template <class M>
@@ -961,6 +1012,7 @@ BROKERD_IBKR_CODEC(cancel_order)
 BROKERD_IBKR_CODEC(req_open_orders)
 BROKERD_IBKR_CODEC(req_all_open_orders)
 BROKERD_IBKR_CODEC(req_executions)
+BROKERD_IBKR_CODEC(req_account_updates)
 BROKERD_IBKR_CODEC(next_valid_id)
 BROKERD_IBKR_CODEC(managed_accounts)
 BROKERD_IBKR_CODEC(current_time)
@@ -975,6 +1027,10 @@ BROKERD_IBKR_CODEC(exec_details)
 BROKERD_IBKR_CODEC(exec_details_end)
 BROKERD_IBKR_CODEC(commission_report)
 BROKERD_IBKR_CODEC(error_message)
+BROKERD_IBKR_CODEC(update_account_value)
+BROKERD_IBKR_CODEC(update_portfolio)
+BROKERD_IBKR_CODEC(update_account_time)
+BROKERD_IBKR_CODEC(account_download_end)
 
 #undef BROKERD_IBKR_CODEC
 

@@ -329,6 +329,28 @@ struct req_executions {
   friend bool operator==(const req_executions&, const req_executions&) = default;
 };
 
+/// reqAccountUpdates (out 6): `6, 2, subscribe, acctCode` (IB's Java client 10.32,
+/// `EClient.reqAccountUpdates`). Subscribing starts the account-updates stream of one account
+/// (TWS' Account Window): updateAccountValue rows, one updatePortfolio per position,
+/// updateAccountTime, then accountDownloadEnd. After that, per IB's documentation, a position
+/// change is sent at once and other values every 3 minutes, until a request with `subscribe`
+/// false ends it. One account at a time: a new subscription replaces the previous one.
+struct req_account_updates {
+  static constexpr std::int32_t id = 6;
+  static constexpr std::string_view name = "reqAccountUpdates";
+  /// True starts (or restarts) the subscription, false ends it.
+  bool subscribe = true;
+  /// The account; may be empty for a single-account login. TWS answers an unknown one with
+  /// 321 "Invalid account code".
+  std::string account;
+
+  [[nodiscard]] std::expected<std::string, error>
+  encode(std::int32_t server_version = max_server_version) const;
+  static std::expected<req_account_updates, error>
+  decode(std::string_view payload, std::int32_t server_version = max_server_version);
+  friend bool operator==(const req_account_updates&, const req_account_updates&) = default;
+};
+
 // -- server messages (server → client) ---------------------------------------------------------
 
 /// nextValidId (in 9, §4.1): `9, 1, orderId`; unsolicited after startApi and the answer to
@@ -617,19 +639,104 @@ struct error_message {
   friend bool operator==(const error_message&, const error_message&) = default;
 };
 
+/// updateAccountValue (in 6): `6, 2, key, value, currency, accountName` (Java
+/// `EDecoder.processAcctValueMsg`; version 2 brings accountName, so decoding needs 2 or more).
+/// One row of the account-updates stream (see req_account_updates).
+struct update_account_value {
+  static constexpr std::int32_t id = 6;
+  static constexpr std::string_view name = "updateAccountValue";
+  /// E.g. "NetLiquidation", "TotalCashValue", "BuyingPower", "AccountCode".
+  std::string key;
+  /// Text: most keys carry amounts such as "100000.00", some carry words or the account code.
+  std::string value;
+  /// "USD" for amounts, empty for keys without one; TWS also sends per-currency rows.
+  std::string currency;
+  std::string account;
+
+  [[nodiscard]] std::expected<std::string, error>
+  encode(std::int32_t server_version = max_server_version) const;
+  static std::expected<update_account_value, error>
+  decode(std::string_view payload, std::int32_t server_version = max_server_version);
+  friend bool operator==(const update_account_value&, const update_account_value&) = default;
+};
+
+/// updatePortfolio (in 7): version 8, 20 fields: `7, 8, conId, symbol, secType,
+/// lastTradeDateOrContractMonth, strike, right, multiplier, primaryExch, currency, localSymbol,
+/// tradingClass, position, marketPrice, marketValue, averageCost, unrealizedPNL, realizedPNL,
+/// accountName` (Java `EDecoder.processPortfolioValueMsg`; 6 brings conId, 7 multiplier and
+/// primaryExch, 8 tradingClass, so decoding needs 8). One position of the account-updates
+/// stream with its market value, which reqPositions does not carry.
+///
+/// position is a decimal and the five amounts doubles on the wire (Java `readDecimal`,
+/// `readDouble`); the amounts are read as decimals, with "" and the unset sentinels as 0.
+struct update_portfolio {
+  static constexpr std::int32_t id = 7;
+  static constexpr std::string_view name = "updatePortfolio";
+  /// conId, symbol, secType, lastTradeDate, strike, right, multiplier, primaryExch, currency,
+  /// localSymbol, tradingClass (no exchange).
+  contract instrument;
+  /// The wire's position; 0 for a position closed during the subscription.
+  engine::decimal quantity;
+  /// The price the value is marked at.
+  engine::decimal market_price;
+  /// position × marketPrice (× multiplier), in the contract's currency.
+  engine::decimal market_value;
+  /// The wire's averageCost, as reqPositions' avgCost (commissions included).
+  engine::decimal avg_cost;
+  engine::decimal unrealized_pnl;
+  engine::decimal realized_pnl;
+  std::string account;
+
+  [[nodiscard]] std::expected<std::string, error>
+  encode(std::int32_t server_version = max_server_version) const;
+  static std::expected<update_portfolio, error>
+  decode(std::string_view payload, std::int32_t server_version = max_server_version);
+  friend bool operator==(const update_portfolio&, const update_portfolio&) = default;
+};
+
+/// updateAccountTime (in 8): `8, 1, timeStamp` (Java `EDecoder.processAcctUpdateTimeMsg`); the
+/// time of the account-updates stream's last update.
+struct update_account_time {
+  static constexpr std::int32_t id = 8;
+  static constexpr std::string_view name = "updateAccountTime";
+  /// "HH:mm", e.g. "09:30".
+  std::string time_stamp;
+
+  [[nodiscard]] std::expected<std::string, error>
+  encode(std::int32_t server_version = max_server_version) const;
+  static std::expected<update_account_time, error>
+  decode(std::string_view payload, std::int32_t server_version = max_server_version);
+  friend bool operator==(const update_account_time&, const update_account_time&) = default;
+};
+
+/// accountDownloadEnd (in 54): `54, 1, accountName` (Java `EDecoder.processAcctDownloadEndMsg`);
+/// ends the first download of the account-updates stream. Later changes come without it.
+struct account_download_end {
+  static constexpr std::int32_t id = 54;
+  static constexpr std::string_view name = "accountDownloadEnd";
+  std::string account;
+
+  [[nodiscard]] std::expected<std::string, error>
+  encode(std::int32_t server_version = max_server_version) const;
+  static std::expected<account_download_end, error>
+  decode(std::string_view payload, std::int32_t server_version = max_server_version);
+  friend bool operator==(const account_download_end&, const account_download_end&) = default;
+};
+
 // -- dispatch ----------------------------------------------------------------------------------
 
 /// Everything a client sends after the hello.
 using client_message =
     std::variant<start_api, req_ids, req_current_time, req_account_summary, cancel_account_summary,
                  req_positions, cancel_positions, place_order, cancel_order, req_open_orders,
-                 req_all_open_orders, req_executions>;
+                 req_all_open_orders, req_executions, req_account_updates>;
 
 /// Everything a server sends after its answer to the hello.
 using server_message =
     std::variant<next_valid_id, managed_accounts, current_time, account_summary,
                  account_summary_end, position, position_end, order_status, open_order,
-                 open_order_end, exec_details, exec_details_end, commission_report, error_message>;
+                 open_order_end, exec_details, exec_details_end, commission_report, error_message,
+                 update_account_value, update_portfolio, update_account_time, account_download_end>;
 
 /// The message id (field 0) of a payload; `missing_field` or `bad_field` if it has none.
 std::expected<std::int32_t, error> message_id(std::string_view payload);
