@@ -106,6 +106,7 @@ TEST_CASE_METHOD(fixture, "IBKR: connect, a market order fills and moves positio
   REQUIRE(avg_cost);
   CHECK(*avg_cost >= dec("100")); // IB's avgCost includes the commission
   CHECK(*avg_cost < dec("100.2"));
+  CHECK(json_string(p, "marketValue") == "1000"); // TWS' portfolio value at the price of 100
 
   auto balance = parse_json(get("/api/connections/" + conn + "/balance").body);
   auto cash = decimal::parse(json_string(balance, "cash"));

@@ -112,8 +112,13 @@ struct session_state {
   std::optional<std::int32_t> summary_request;
   std::map<std::string, std::string> summary;
   std::vector<caf::typed_response_promise<engine::balance>> balance_waiters;
+  /// Positions come from reqPositions (quantity, avgCost) and their market values from the
+  /// account-updates download (updatePortfolio), which both must end.
   bool positions_in_flight = false;
+  bool positions_done = false;
+  bool portfolio_done = false;
   engine::position_list position_rows;
+  std::map<std::string, decimal> market_values;
   std::vector<caf::typed_response_promise<engine::position_list>> position_waiters;
   std::vector<caf::typed_response_promise<engine::balance>> connect_waiters;
 
@@ -125,6 +130,9 @@ struct session_state {
   mailbox_pump out;
   std::array<std::uint64_t, static_cast<std::size_t>(timer::count)> timer_epochs{};
   std::uint64_t decode_errors = 0;
+  std::uint64_t pacing_violations = 0;
+  /// Error 100 slows the pacing down again no earlier than this.
+  engine::steady_time next_slow_down{};
   static inline const char* name = "ibkr_session";
 };
 
@@ -426,17 +434,51 @@ void request_balance(self_ptr self, caf::typed_response_promise<engine::balance>
   }
 }
 
+/// Answers the positions waiters once both downloads ended; the subscriptions are cancelled.
 void finish_positions(self_ptr self) {
   auto& st = self->state;
+  if (!st.positions_in_flight || !st.positions_done || !st.portfolio_done)
+    return;
   disarm(self, timer::positions);
   st.positions_in_flight = false;
   send_later(self, cancel_positions{});
+  send_later(self, req_account_updates{false, st.account});
   auto rows = std::move(st.position_rows);
   st.position_rows.clear();
+  for (auto& p : rows) {
+    if (auto mv = st.market_values.find(p.symbol); mv != st.market_values.end())
+      p.market_value = mv->second;
+    else // no portfolio row (yet): the value at cost
+      p.market_value = decimal::multiply(p.quantity, p.avg_cost).value_or(decimal{});
+  }
+  st.market_values.clear();
   auto waiters = std::move(st.position_waiters);
   st.position_waiters.clear();
   for (auto& w : waiters)
     w.deliver(rows);
+}
+
+/// Queues reqPositions and reqAccountUpdates (two paced messages).
+void send_position_requests(self_ptr self) {
+  auto started = enqueue(self, lane::query, [self] {
+    auto& s = self->state;
+    s.positions_in_flight = true;
+    s.positions_done = false;
+    s.portfolio_done = false;
+    s.position_rows.clear();
+    s.market_values.clear();
+    write_message(self, req_positions{});
+    arm(self, timer::positions, s.cfg.request_timeout);
+  });
+  auto portfolio = started && enqueue(self, lane::query, [self] {
+    write_message(self, req_account_updates{true, self->state.account});
+  });
+  if (!portfolio) {
+    auto& st = self->state;
+    for (auto& w : st.position_waiters)
+      w.deliver(make_error(gw_errc::queue_full, "IBKR: query queue full"));
+    st.position_waiters.clear();
+  }
 }
 
 void request_positions(self_ptr self, caf::typed_response_promise<engine::position_list> rp) {
@@ -444,18 +486,7 @@ void request_positions(self_ptr self, caf::typed_response_promise<engine::positi
   st.position_waiters.push_back(std::move(rp));
   if (st.position_waiters.size() > 1)
     return;
-  bool queued = enqueue(self, lane::query, [self] {
-    auto& s = self->state;
-    s.positions_in_flight = true;
-    s.position_rows.clear();
-    write_message(self, req_positions{});
-    arm(self, timer::positions, s.cfg.request_timeout);
-  });
-  if (!queued) {
-    for (auto& w : st.position_waiters)
-      w.deliver(make_error(gw_errc::queue_full, "IBKR: query queue full"));
-    st.position_waiters.clear();
-  }
+  send_position_requests(self);
 }
 
 void place(self_ptr self, engine::order o, caf::typed_response_promise<order_ack> rp);
@@ -650,10 +681,8 @@ void on_error(self_ptr self, const error_message& m) {
           st.summary_request = req;
           send_later(self, req_account_summary{req, "All", std::string{balance_tags}});
         }
-        if (cat == error_category::connectivity_restored_data_lost && st.positions_in_flight) {
-          st.position_rows.clear();
-          send_later(self, req_positions{});
-        }
+        if (cat == error_category::connectivity_restored_data_lost && st.positions_in_flight)
+          send_position_requests(self);
         start_resync(self);
       }
       return;
@@ -662,12 +691,20 @@ void on_error(self_ptr self, const error_message& m) {
     case error_category::client_id_in_use:
       return fail(self, "client id " + std::to_string(st.cfg.client_id) + " is already in use (326)");
     case error_category::pacing_violation: {
+      // TWS answers every message over its limit; one burst is one violation: halve the rate
+      // at most once a second, never below one message a second, and pause for a second.
       auto now = self->clock().now();
-      auto slower = st.out.mailbox->interval() * 2;
-      log::warn(component, "connection " + st.spec.id + ": pacing violation (" + text +
-                               "); slowing down");
-      st.out.mailbox->slow_down(slower, now);
-      st.out.mailbox->pushback(now + std::chrono::seconds{1});
+      ++st.pacing_violations;
+      if (now >= st.next_slow_down) {
+        auto slower = std::min<engine::nanos>(st.out.mailbox->interval() * 2,
+                                              std::chrono::seconds{1});
+        log::warn(component, "connection " + st.spec.id + ": pacing violation (" + text +
+                                 "); sending at most one message every " +
+                                 std::to_string(slower.count() / 1'000'000) + " ms for a while");
+        st.out.mailbox->slow_down(slower, now);
+        st.out.mailbox->pushback(now + std::chrono::seconds{1});
+        st.next_slow_down = now + std::chrono::seconds{1};
+      }
       arm(self, timer::pacing, std::chrono::seconds{30});
       pump(self, st.out);
       return;
@@ -799,13 +836,23 @@ void on_message(self_ptr self, server_message& msg) {
             p.symbol = m.instrument.symbol;
             p.quantity = m.quantity;
             p.avg_cost = m.avg_cost;
-            // reqPositions carries no price: the value at cost until a price source exists.
-            p.market_value = decimal::multiply(m.quantity, m.avg_cost).value_or(decimal{});
             st.position_rows.push_back(std::move(p));
           }
         } else if constexpr (std::is_same_v<T, position_end>) {
-          if (st.positions_in_flight)
+          st.positions_done = true;
+          finish_positions(self);
+        } else if constexpr (std::is_same_v<T, update_portfolio>) {
+          // reqPositions carries no price; the portfolio rows carry TWS' market value.
+          if (st.positions_in_flight && (m.account == st.account || m.account.empty()))
+            st.market_values[m.instrument.symbol] = m.market_value;
+        } else if constexpr (std::is_same_v<T, account_download_end>) {
+          if (m.account == st.account || m.account.empty()) {
+            st.portfolio_done = true;
             finish_positions(self);
+          }
+        } else if constexpr (std::is_same_v<T, update_account_value> ||
+                             std::is_same_v<T, update_account_time>) {
+          // The balance comes from the account summary.
         } else if constexpr (std::is_same_v<T, ibkr::order_status>) {
           auto it = st.orders.find(m.order_id);
           if (it == st.orders.end())
