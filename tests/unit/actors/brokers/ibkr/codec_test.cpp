@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/unit/actors/brokers/ibkr/tws_vectors.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,41 +19,9 @@ namespace engine = brokerd::engine;
 namespace ibkr = brokerd::actors::ibkr;
 using ibkr::error_category;
 
+using namespace tws_test;
+
 namespace {
-
-std::string hex(std::string_view bytes) {
-  constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto u = static_cast<unsigned char>(c);
-    if (!out.empty())
-      out += ' ';
-    out += digits[u >> 4];
-    out += digits[u & 0xF];
-  }
-  return out;
-}
-
-std::string framed_fields(const std::vector<std::string>& fields) {
-  std::string p;
-  for (const auto& f : fields) {
-    p += f;
-    p += '\0';
-  }
-  auto n = static_cast<std::uint32_t>(p.size());
-  std::string out;
-  out += static_cast<char>(n >> 24);
-  out += static_cast<char>((n >> 16) & 0xFF);
-  out += static_cast<char>((n >> 8) & 0xFF);
-  out += static_cast<char>(n & 0xFF);
-  return out + p;
-}
-
-decimal dec(std::string_view text) {
-  auto d = decimal::parse(text);
-  REQUIRE(d);
-  return *d;
-}
 
 engine::order stock_order(order_type type, side s, time_in_force tif) {
   engine::order o;

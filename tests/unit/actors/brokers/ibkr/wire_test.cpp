@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/unit/actors/brokers/ibkr/tws_vectors.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,21 +26,9 @@ using brokerd::actors::ibkr::parse_wire_decimal;
 using brokerd::actors::ibkr::server_hello;
 using brokerd::engine::decimal;
 
-namespace {
+using namespace tws_test;
 
-/// Bytes as spaced lower-case hex, so that a mismatch shows where.
-std::string hex(std::string_view bytes) {
-  constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto u = static_cast<unsigned char>(c);
-    if (!out.empty())
-      out += ' ';
-    out += digits[u >> 4];
-    out += digits[u & 0xF];
-  }
-  return out;
-}
+namespace {
 
 /// Feeds `bytes` in chunks of `chunk` bytes and collects the payloads.
 std::vector<std::string> feed_in_chunks(frame_decoder& d, std::string_view bytes,
@@ -58,12 +48,6 @@ template <class T> T ok(std::expected<T, brokerd::actors::ibkr::error> r) {
   if (!r)
     FAIL(r.error().to_string());
   return *r;
-}
-
-decimal dec(std::string_view text) {
-  auto d = decimal::parse(text);
-  REQUIRE(d);
-  return *d;
 }
 
 } // namespace
