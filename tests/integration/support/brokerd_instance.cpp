@@ -61,6 +61,11 @@ http_client::header_list brokerd_instance::auth() const {
   return {{"Authorization", "Bearer " + token_}};
 }
 
+brokerd_instance::~brokerd_instance() {
+  if (proc_ && proc_->running())
+    stop(std::chrono::seconds{15}); // child_process's destructor kills what is left
+}
+
 std::optional<int> brokerd_instance::stop(std::chrono::milliseconds timeout) {
   proc_->kill(SIGTERM);
   return proc_->wait_exit(timeout);

@@ -16,11 +16,15 @@ namespace brokerd::test {
 std::filesystem::path program(const std::string& name);
 
 /// A `brokerd --demo` process on a free loopback port with its own data directory, for
-/// integration tests. The destructor kills it (SIGKILL) if it still runs.
+/// integration tests. The destructor stops it like an operator would (SIGTERM, bounded), so a
+/// coverage build records what it ran, and kills it (SIGKILL) if it does not stop in time.
 class brokerd_instance {
 public:
   /// Starts brokerd and waits (bounded) until its HTTP port answers /healthz.
   brokerd_instance(const std::filesystem::path& data_dir, std::vector<std::string> extra_args = {});
+  ~brokerd_instance();
+  brokerd_instance(const brokerd_instance&) = delete;
+  brokerd_instance& operator=(const brokerd_instance&) = delete;
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   /// The admin token brokerd wrote to DATA_DIR/admin-token.

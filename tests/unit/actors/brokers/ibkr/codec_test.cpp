@@ -255,3 +255,36 @@ TEST_CASE("farm notices and connectivity are system matters, rejects and cancels
   CHECK(ibkr::to_string(error_category::connectivity_restored_data_lost) ==
         "connectivity_restored_data_lost");
 }
+
+TEST_CASE("every error category and order word has its stable text", "[ibkr]") {
+  const std::vector<std::pair<error_category, std::string_view>> names{
+      {error_category::connectivity_lost, "connectivity_lost"},
+      {error_category::connectivity_restored_data_lost, "connectivity_restored_data_lost"},
+      {error_category::connectivity_restored, "connectivity_restored"},
+      {error_category::socket_port_reset, "socket_port_reset"},
+      {error_category::farm_ok, "farm_ok"},
+      {error_category::farm_broken, "farm_broken"},
+      {error_category::system_warning, "system_warning"},
+      {error_category::client_id_in_use, "client_id_in_use"},
+      {error_category::pacing_violation, "pacing_violation"},
+      {error_category::request_failed, "request_failed"},
+      {error_category::duplicate_order_id, "duplicate_order_id"},
+      {error_category::order_rejected, "order_rejected"},
+      {error_category::order_canceled, "order_canceled"},
+      {error_category::cancel_rejected, "cancel_rejected"},
+      {error_category::unknown_order, "unknown_order"},
+      {error_category::order_warning, "order_warning"},
+      {error_category::other, "other"},
+  };
+  for (const auto& [category, text] : names)
+    CHECK(ibkr::to_string(category) == text);
+  CHECK(ibkr::to_string(static_cast<error_category>(200)) == "other");
+  CHECK(ibkr::to_tws(static_cast<order_type>(9)).empty());
+  CHECK(ibkr::to_tws(static_cast<time_in_force>(9)).empty());
+  CHECK(ibkr::to_tws(static_cast<side>(9)).empty());
+  CHECK_FALSE(ibkr::parse_tws_order_type("TRAIL").has_value());
+  CHECK_FALSE(ibkr::parse_tws_tif("GTD").has_value());
+  CHECK_FALSE(ibkr::parse_tws_action("HOLD").has_value());
+  CHECK(ibkr::parse_tws_action("SSHORT") == side::sell);
+  CHECK_FALSE(ibkr::parse_tws_execution_side("BUY").has_value());
+}

@@ -1,0 +1,89 @@
+#include "api/broker_requests.hpp"
+
+#include <catch2/catch.hpp>
+
+using brokerd::api::parse_connect_request;
+namespace engine = brokerd::engine;
+
+namespace {
+
+std::string setting(const brokerd::api::connect_request& r, const std::string& key) {
+  for (const auto& [k, v] : r.settings)
+    if (k == key)
+      return v;
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("an IBKR connect body becomes the session's settings", "[unit][api]") {
+  auto r = parse_connect_request(
+      "ibkr",
+      R"({"isPaperTrading":false,"credentials":{"host":"10.0.0.5","port":4001,"clientId":17,"account":"U1234567"}})");
+  REQUIRE(r.has_value());
+  CHECK(r->broker == engine::broker_id::ibkr);
+  CHECK_FALSE(r->paper_trading);
+  CHECK(setting(*r, "host") == "10.0.0.5");
+  CHECK(setting(*r, "port") == "4001");
+  CHECK(setting(*r, "client_id") == "17");
+  CHECK(setting(*r, "account") == "U1234567");
+  auto minimal = parse_connect_request(
+      "ibkr", R"({"credentials":{"host":"127.0.0.1","port":4002,"clientId":0}})");
+  REQUIRE(minimal.has_value());
+  CHECK(minimal->paper_trading);
+  CHECK(setting(*minimal, "account").empty());
+}
+
+TEST_CASE("a paper connect body takes an optional starting cash", "[unit][api]") {
+  auto none = parse_connect_request("paper", "{}");
+  REQUIRE(none.has_value());
+  CHECK(none->settings.empty());
+  auto cash = parse_connect_request("paper", R"({"credentials":{"cash":"2500.50"}})");
+  REQUIRE(cash.has_value());
+  CHECK(setting(*cash, "cash") == "2500.50");
+  auto bad_cash = parse_connect_request("paper", R"({"credentials":{"cash":"-1"}})");
+  REQUIRE_FALSE(bad_cash.has_value());
+  CHECK(bad_cash.error().error == "invalid_field");
+}
+
+TEST_CASE("bad connect bodies name the problem and never echo a value", "[unit][api]") {
+  struct bad_case {
+    std::string broker;
+    std::string body;
+    unsigned status;
+    std::string error;
+  };
+  const std::vector<bad_case> cases{
+      {"nasdaq", "{}", 404, "unknown_broker"},
+      {"alpaca", "{}", 501, "broker_unavailable"},
+      {"schwab", "{}", 501, "broker_unavailable"},
+      {"ibkr", "{nope", 400, "malformed_json"},
+      {"ibkr", "[]", 400, "invalid_body"},
+      {"ibkr", R"({"isPaperTrading":"yes","credentials":{}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":[]})", 400, "invalid_field"},
+      {"ibkr", R"({"isPaperTrading":true})", 400, "missing_field"},
+      {"ibkr", R"({"credentials":{},"extra":1})", 400, "unknown_field"},
+      {"ibkr", R"({"credentials":{},"credentials":{}})", 400, "duplicate_field"},
+      {"ibkr", R"({"credentials":{"port":4001,"clientId":1}})", 400, "missing_field"},
+      {"ibkr", R"({"credentials":{"host":7,"port":4001,"clientId":1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"","port":4001,"clientId":1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":"4001","clientId":1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":70000,"clientId":1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":4001}})", 400, "missing_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":4001,"clientId":-1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":4001,"clientId":1,"account":"U-1"}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h p","port":4001,"clientId":1}})", 400, "invalid_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":4001,"clientId":1,"clientId":2}})", 400, "duplicate_field"},
+      {"ibkr", R"({"credentials":{"host":"h","port":4001,"clientId":1,"password":"s3cret-value"}})", 400, "unknown_field"},
+      {"paper", R"({"credentials":{"apiKey":"k"}})", 400, "unknown_field"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.broker << " " << c.body);
+    auto r = parse_connect_request(c.broker, c.body);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().status == c.status);
+    CHECK(r.error().error == c.error);
+    CHECK_FALSE(r.error().message.empty());
+    CHECK(r.error().message.find("s3cret-value") == std::string::npos);
+  }
+}
