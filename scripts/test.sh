@@ -13,6 +13,7 @@ ctest --test-dir build-cov -j2 --output-on-failure --timeout 600
 
 echo "== line coverage (gcovr) =="
 gcovr --root . --object-directory build-cov --json-summary build-cov/coverage.json \
+  --gcov-ignore-parse-errors \
   --filter 'engine/' --filter 'persistence/' --filter 'actors/' --filter 'api/' \
   --filter 'config/'
 scripts/coverage-summary.py build-cov/coverage.json
