@@ -10,57 +10,16 @@
 namespace brokerd::sim::tws {
 
 using engine::decimal;
+using sim::absolute;
+using sim::divide;
+using sim::multiply;
+using sim::primary_exchange_of;
+using sim::round_to;
 
 namespace {
 
-__extension__ typedef __int128 i128;
-
-constexpr i128 one = decimal::one_units;
-
 decimal units(std::int64_t whole, std::int64_t fraction_units = 0) {
   return decimal::from_units(whole * decimal::one_units + fraction_units);
-}
-
-/// n / d rounded half to even (d != 0).
-i128 div_round(i128 n, i128 d) {
-  bool negative = (n < 0) != (d < 0);
-  if (n < 0)
-    n = -n;
-  if (d < 0)
-    d = -d;
-  i128 q = n / d;
-  i128 r = n % d;
-  if (2 * r > d || (2 * r == d && (q & 1) != 0))
-    ++q;
-  return negative ? -q : q;
-}
-
-decimal clamp(i128 v) {
-  constexpr i128 hi = std::numeric_limits<std::int64_t>::max();
-  constexpr i128 lo = std::numeric_limits<std::int64_t>::min();
-  return decimal::from_units(static_cast<std::int64_t>(std::clamp(v, lo, hi)));
-}
-
-decimal mul(decimal a, decimal b) {
-  return clamp(div_round(static_cast<i128>(a.units()) * b.units(), one));
-}
-
-decimal div(decimal a, decimal b) {
-  if (b.is_zero())
-    return {};
-  return clamp(div_round(static_cast<i128>(a.units()) * one, b.units()));
-}
-
-decimal abs(decimal a) {
-  return a.is_negative() ? -a : a;
-}
-
-/// Rounds to `digits` fraction digits (0..8), half to even.
-decimal round_to(decimal v, int digits) {
-  i128 step = 1;
-  for (int i = digits; i < decimal::scale; ++i)
-    step *= 10;
-  return clamp(div_round(v.units(), step) * step);
 }
 
 /// "yyyymmdd hh:mm:ss UTC", the execution time as TWS prints it (§4.8), in UTC.
@@ -119,26 +78,18 @@ std::vector<std::string_view> split_tags(std::string_view tags) {
 struct known_stock {
   std::string_view symbol;
   std::int32_t con_id;
-  std::string_view primary;
 };
 
-constexpr std::array<known_stock, 10> known_stocks{{{"AAPL", 265598, "NASDAQ"},
-                                                    {"MSFT", 272093, "NASDAQ"},
-                                                    {"AMZN", 3691937, "NASDAQ"},
-                                                    {"GOOG", 208813720, "NASDAQ"},
-                                                    {"NVDA", 4815747, "NASDAQ"},
-                                                    {"TSLA", 76792991, "NASDAQ"},
-                                                    {"QQQ", 320227571, "NASDAQ"},
-                                                    {"SPY", 756733, "ARCA"},
-                                                    {"IBM", 8314, "NYSE"},
-                                                    {"JPM", 1520593, "NYSE"}}};
-
-std::string_view primary_exchange_of(std::string_view symbol) {
-  for (const auto& k : known_stocks)
-    if (k.symbol == symbol)
-      return k.primary;
-  return "NASDAQ";
-}
+constexpr std::array<known_stock, 10> known_stocks{{{"AAPL", 265598},
+                                                    {"MSFT", 272093},
+                                                    {"AMZN", 3691937},
+                                                    {"GOOG", 208813720},
+                                                    {"NVDA", 4815747},
+                                                    {"TSLA", 76792991},
+                                                    {"QQQ", 320227571},
+                                                    {"SPY", 756733},
+                                                    {"IBM", 8314},
+                                                    {"JPM", 1520593}}};
 
 /// The venue an execution reports (IB names the exchange, never SMART).
 std::string_view venue_of(std::string_view symbol) {
@@ -218,31 +169,6 @@ std::optional<std::pair<std::int32_t, std::string>> validate(const ibkr::place_o
 
 } // namespace
 
-std::string format_fixed(decimal value, int digits) {
-  digits = std::clamp(digits, 0, decimal::scale);
-  i128 step = 1;
-  for (int i = digits; i < decimal::scale; ++i)
-    step *= 10;
-  i128 q = div_round(value.units(), step);
-  bool negative = q < 0;
-  if (negative)
-    q = -q;
-  i128 base = 1;
-  for (int i = 0; i < digits; ++i)
-    base *= 10;
-  auto whole = static_cast<std::uint64_t>(q / base);
-  auto frac = static_cast<std::uint64_t>(q % base);
-  std::string out = negative ? "-" : "";
-  out += std::to_string(whole);
-  if (digits > 0) {
-    auto f = std::to_string(frac);
-    out += '.';
-    out.append(static_cast<std::size_t>(digits) - f.size(), '0');
-    out += f;
-  }
-  return out;
-}
-
 std::string format_account_time(std::chrono::system_clock::time_point t) {
   auto secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -264,7 +190,8 @@ std::int32_t con_id_of(std::string_view symbol) {
   return static_cast<std::int32_t>(100'000'000u + h % 900'000'000u);
 }
 
-book::book(const config& cfg, time_point start) : cfg_(cfg), cash_(cfg.cash) {
+book::book(const config& cfg, time_point start)
+    : cfg_(cfg), prices_(cfg.paths, cfg.default_price), cash_(cfg.cash) {
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count();
   exec_prefix_ = static_cast<std::uint32_t>(secs);
 }
@@ -457,14 +384,14 @@ std::vector<ibkr::server_message> book::executions(const ibkr::req_executions& f
 std::optional<std::pair<std::string, std::string>> book::summary_value(std::string_view tag) const {
   decimal stock_value, gross;
   for (const auto& [symbol, h] : holdings_) {
-    auto value = mul(h.quantity, price(symbol));
+    auto value = multiply(h.quantity, price(symbol));
     stock_value = stock_value + value;
-    gross = gross + abs(value);
+    gross = gross + absolute(value);
   }
   auto net_liq = cash_ + stock_value;
-  auto margin = mul(gross, units(0, 25'000'000)); // 25 % of the gross position value
+  auto margin = multiply(gross, units(0, 25'000'000)); // 25 % of the gross position value
   auto available = net_liq - margin;
-  auto buying_power = mul(available, units(4));
+  auto buying_power = multiply(available, units(4));
   if (buying_power.is_negative())
     buying_power = {};
   auto usd = [](decimal v) {
@@ -493,7 +420,7 @@ std::optional<std::pair<std::string, std::string>> book::summary_value(std::stri
     return usd(available);
   if (tag == "Cushion")
     return std::pair<std::string, std::string>{
-        format_fixed(net_liq.is_positive() ? div(available, net_liq) : decimal{}, 6), ""};
+        format_fixed(net_liq.is_positive() ? divide(available, net_liq) : decimal{}, 6), ""};
   if (tag == "DayTradesRemaining")
     return std::pair<std::string, std::string>{"-1", ""};
   return std::nullopt;
@@ -543,8 +470,8 @@ ibkr::update_portfolio book::portfolio_of(const std::string& symbol) const {
     const auto& h = it->second;
     p.quantity = h.quantity;
     p.avg_cost = h.avg_cost;
-    p.market_value = mul(h.quantity, p.market_price);
-    p.unrealized_pnl = p.market_value - mul(h.quantity, h.avg_cost);
+    p.market_value = multiply(h.quantity, p.market_price);
+    p.unrealized_pnl = p.market_value - multiply(h.quantity, h.avg_cost);
     p.realized_pnl = h.realized;
   }
   return p;
@@ -587,23 +514,19 @@ std::vector<ibkr::server_message> book::positions() const {
 // -- market --------------------------------------------------------------------------------------
 
 decimal book::price(const std::string& symbol) const {
-  if (auto it = overrides_.find(symbol); it != overrides_.end())
-    return it->second;
-  if (auto it = cfg_.paths.find(symbol); it != cfg_.paths.end() && !it->second.empty())
-    return it->second[step_ % it->second.size()];
-  return cfg_.default_price;
+  return prices_.price(symbol);
 }
 
 void book::set_price(const std::string& symbol, decimal price) {
-  overrides_[symbol] = price;
+  prices_.set_price(symbol, price);
 }
 
 void book::clear_price(const std::string& symbol) {
-  overrides_.erase(symbol);
+  prices_.clear_price(symbol);
 }
 
 deliveries book::tick(time_point now) {
-  ++step_;
+  prices_.step();
   deliveries out;
   if (held_)
     return out;
@@ -617,28 +540,29 @@ deliveries book::tick(time_point now) {
 void book::match(std::size_t index, time_point now, deliveries& out) {
   auto& o = orders_[index];
   const auto& r = o.request;
-  bool buy = r.action == "BUY";
   auto px = price(r.instrument.symbol);
-  if (is_stop(r.order_type) && !o.triggered) {
-    auto stop = *r.aux_price;
-    if (buy ? px < stop : px > stop)
-      return;
+  working_order w;
+  w.buy = r.action == "BUY";
+  w.kind = r.order_type == "MKT"   ? order_kind::market
+           : r.order_type == "LMT" ? order_kind::limit
+           : r.order_type == "STP" ? order_kind::stop
+                                   : order_kind::stop_limit;
+  w.limit_price = r.limit_price;
+  w.stop_price = r.aux_price;
+  w.rule = r.tif == "IOC"   ? fill_rule::immediate_or_cancel
+           : r.tif == "FOK" ? fill_rule::fill_or_kill
+                            : fill_rule::rest;
+  w.remaining = r.total_quantity - o.filled;
+  w.triggered = o.triggered;
+  auto step = sim::match(w, px, cfg_.fill_chunk);
+  if (step.triggers) {
     o.triggered = true;
     o.status = "Submitted";
     out.push_back({o.client_id, render_status(o)});
   }
-  bool marketable = !is_limit(r.order_type) || (buy ? px <= *r.limit_price : px >= *r.limit_price);
-  auto remaining = r.total_quantity - o.filled;
-  if (r.tif == "FOK") {
-    if (marketable && remaining <= cfg_.fill_chunk)
-      execute(index, remaining, px, now, out);
-    else
-      finish_cancel(index, out);
-    return;
-  }
-  if (marketable)
-    execute(index, std::min(remaining, cfg_.fill_chunk), px, now, out);
-  if (r.tif == "IOC" && is_open(orders_[index]))
+  if (step.quantity.is_positive())
+    execute(index, step.quantity, px, now, out);
+  if (step.cancel_rest && is_open(orders_[index]))
     finish_cancel(index, out);
 }
 
@@ -673,31 +597,14 @@ void book::execute(std::size_t index, decimal qty, decimal px, time_point now, d
   o.status = o.filled >= r.total_quantity ? "Filled" : "Submitted";
 
   // IB's fixed US stock rate: 0.005 per share, at least 1.00, at most 1 % of the trade value.
-  auto notional = mul(qty, px);
-  auto commission = std::max(mul(qty, units(0, 500'000)), units(1));
-  commission = round_to(std::min(commission, mul(notional, units(0, 1'000'000))), 2);
+  auto notional = multiply(qty, px);
+  auto commission = std::max(multiply(qty, units(0, 500'000)), units(1));
+  commission = round_to(std::min(commission, multiply(notional, units(0, 1'000'000))), 2);
   o.commission = o.commission + commission;
   cash_ = buy ? cash_ - notional - commission : cash_ + notional - commission;
 
   // The position: its average cost includes commissions, as IB's does.
-  auto& h = holdings_[symbol];
-  auto signed_qty = buy ? qty : -qty;
-  std::optional<decimal> realized;
-  if (h.quantity.is_zero() || h.quantity.is_negative() == signed_qty.is_negative()) {
-    auto cost = mul(abs(h.quantity), h.avg_cost) + notional + (buy ? commission : -commission);
-    h.quantity = h.quantity + signed_qty;
-    h.avg_cost = div(cost, abs(h.quantity));
-  } else {
-    auto closing = std::min(abs(h.quantity), qty);
-    auto per_share = h.quantity.is_positive() ? px - h.avg_cost : h.avg_cost - px;
-    realized = mul(per_share, closing) - commission;
-    h.realized = h.realized + *realized;
-    h.quantity = h.quantity + signed_qty;
-    if (h.quantity.is_zero())
-      h.avg_cost = {};
-    else if (abs(signed_qty) > closing)
-      h.avg_cost = px; // the position crossed zero: the rest opened at this price
-  }
+  auto realized = holdings_[symbol].apply(buy, qty, px, commission);
   changed_.insert(symbol);
 
   execution e;

@@ -18,6 +18,7 @@
 
 #include "actors/brokers/ibkr/messages.hpp"
 #include "engine/decimal.hpp"
+#include "tools/sim/market.hpp"
 #include "tools/sim/tws_config.hpp"
 
 namespace brokerd::sim::tws {
@@ -151,13 +152,6 @@ private:
     ibkr::commission_report commission;
     time_point time;
   };
-  struct holding {
-    engine::decimal quantity;
-    engine::decimal avg_cost;
-    /// Realized PnL of the day, commissions of closing executions deducted.
-    engine::decimal realized;
-  };
-
   [[nodiscard]] bool is_open(const order_rec& o) const noexcept;
   [[nodiscard]] std::optional<std::size_t> find(std::int32_t client_id,
                                                 std::int32_t order_id) const;
@@ -172,9 +166,8 @@ private:
 
   config cfg_;
   std::uint32_t exec_prefix_ = 0;
-  std::uint64_t step_ = 0;
   bool held_ = false;
-  std::map<std::string, engine::decimal> overrides_;
+  price_board prices_;
   std::map<std::int32_t, std::int32_t> highest_id_;
   std::vector<order_rec> orders_;
   /// Indexes of the orders that may still be open, in placement order (pruned on ticks).
@@ -191,9 +184,7 @@ private:
   std::map<std::string, std::uint32_t> placements_;
 };
 
-/// Formats a decimal with exactly `digits` fraction digits, rounding half to even
-/// ("100000.00").
-std::string format_fixed(engine::decimal value, int digits);
+using sim::format_fixed;
 
 /// "HH:mm" in UTC, the time stamp of updateAccountTime.
 std::string format_account_time(std::chrono::system_clock::time_point t);
