@@ -5,6 +5,10 @@
 
 namespace brokerd::actors {
 
+bool requires_premium(engine::broker_id broker) noexcept {
+  return broker == engine::broker_id::ibkr || broker == engine::broker_id::schwab;
+}
+
 std::expected<session_factory, std::string> factory_for(engine::broker_id broker,
                                                         const broker_resources& resources) {
   switch (broker) {

@@ -18,6 +18,9 @@ struct broker_resources {
   ibkr::environment ibkr;
 };
 
+/// True for the brokers only premium users may connect to and trade through (IBKR, Schwab).
+bool requires_premium(engine::broker_id broker) noexcept;
+
 /// The broker catalogue's session factories: the one place that maps a broker id to its
 /// session actor. Fails for a broker this build cannot connect to, naming it.
 std::expected<session_factory, std::string> factory_for(engine::broker_id broker,

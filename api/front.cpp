@@ -214,6 +214,17 @@ void connect_broker(self_ptr self, const persistence::user_record& user, connect
           });
 }
 
+/// 403 premium_required for a free user and a premium broker; nothing otherwise.
+std::optional<http_response> premium_check(const persistence::user_record& user,
+                                           engine::broker_id broker) {
+  if (!requires_premium(broker) || user.tier == "premium")
+    return std::nullopt;
+  return error_response(403, "premium_required",
+                        std::string{engine::to_string(broker)} +
+                            " is available on the premium plan; ask an administrator to "
+                            "upgrade your account to tier premium");
+}
+
 void handle_api(self_ptr self, const persistence::user_record& user, http_request& req,
                 responder& respond) {
   auto& st = self->state;
@@ -235,6 +246,8 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     auto parsed = parse_connect_request((*params)["broker"], req.body);
     if (!parsed)
       return respond(error_response(parsed.error()));
+    if (auto refused = premium_check(user, parsed->broker))
+      return respond(std::move(*refused));
     if (std::string_view{action} == "test")
       return test_broker(self, user, std::move(*parsed), respond);
     return connect_broker(self, user, std::move(*parsed), respond);
@@ -249,6 +262,9 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       if (!st.conns.contains(o.connection) || st.conns[o.connection].record.user != user.id)
         return respond(error_response(404, "unknown_connection",
                                       "no connection " + o.connection));
+      if (auto broker = engine::parse_broker_id(st.conns[o.connection].record.broker))
+        if (auto refused = premium_check(user, *broker))
+          return respond(std::move(*refused));
       self->request(st.cfg.router, timeout, place_atom_v, std::move(o))
           .then(
               [respond](place_result& r) {
@@ -327,6 +343,9 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     auto it = st.conns.find((*params)["id"]);
     if (it == st.conns.end() || it->second.record.user != user.id)
       return respond(error_response(404, "unknown_connection", "no connection " + (*params)["id"]));
+    if (auto broker = engine::parse_broker_id(it->second.record.broker))
+      if (auto refused = premium_check(user, *broker))
+        return respond(std::move(*refused));
     auto conn_id = it->first;
     if (std::string_view{what} == "balance") {
       self->request(it->second.supervisor, timeout, balance_atom_v)

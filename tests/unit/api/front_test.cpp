@@ -613,6 +613,27 @@ TEST_CASE_METHOD(gateway,
   CHECK(ids_of(send("GET", "/api/orders", admin_token)).empty());
 }
 
+TEST_CASE_METHOD(gateway, "IBKR and Schwab need the premium tier: a free user gets 403 premium_required",
+                 "[front]") {
+  const std::string ibkr_body =
+      R"({"credentials":{"host":"127.0.0.1","port":1,"clientId":1}})";
+  for (const char* route : {"/api/brokers/ibkr/test", "/api/brokers/ibkr/connect"}) {
+    INFO(route);
+    auto refused = send("POST", route, bob_token, ibkr_body);
+    CHECK(refused.status == 403);
+    CHECK(error_of(refused) == "premium_required");
+    CHECK(message_of(refused).find("premium") != std::string::npos);
+  }
+  // The admin is premium: the request passes the tier check (this gateway has no IBKR sockets,
+  // so it ends as broker_unavailable).
+  auto allowed = send("POST", "/api/brokers/ibkr/test", admin_token, ibkr_body);
+  CHECK(allowed.status == 501);
+  CHECK(error_of(allowed) == "broker_unavailable");
+  // A free broker is open to everyone; a bad body is still 400 before any tier check.
+  CHECK(send("POST", "/api/brokers/paper/test", bob_token, "{}").status == 200);
+  CHECK(send("POST", "/api/brokers/ibkr/test", bob_token, "[]").status == 400);
+}
+
 TEST_CASE_METHOD(gateway, "a working order is canceled by its owner only; a finished one is 409",
                  "[front]") {
   wait_ready();
