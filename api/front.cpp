@@ -214,6 +214,35 @@ void connect_broker(self_ptr self, const persistence::user_record& user, connect
           });
 }
 
+/// DELETE /api/brokers/:connectionId: removes the connection from the registry (with its
+/// order-id reservation), then stops its session and stops routing to it. The event log keeps
+/// its history; orders still waiting for it are canceled by the router.
+void remove_connection(self_ptr self, const persistence::user_record& user, const std::string& id,
+                       responder& respond) {
+  auto& st = self->state;
+  auto it = st.conns.find(id);
+  if (it == st.conns.end() || it->second.record.user != user.id || !it->second.supervisor)
+    return respond(error_response(404, "unknown_connection", "no connection " + id));
+  registry_writes writes{{std::string{persistence::registry_keys::connection} + id, std::nullopt}};
+  if (it->second.record.broker == "ibkr")
+    if (auto cfg = ibkr::parse_config(it->second.record.settings))
+      writes.push_back({ibkr::order_id_key(id, cfg->client_id), std::nullopt});
+  self->request(st.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
+                std::move(writes))
+      .then(
+          [self, id, respond](std::uint64_t) {
+            auto& s = self->state;
+            auto c = s.conns.find(id);
+            if (c == s.conns.end())
+              return respond(error_response(404, "unknown_connection", "no connection " + id));
+            self->send(c->second.supervisor, stop_atom_v);
+            self->send(s.cfg.router, detach_atom_v, id);
+            s.conns.erase(c);
+            respond(json(200, R"({"connectionId":")" + id + R"(","removed":true})"));
+          },
+          [respond](caf::error& err) { respond(from_error(err)); });
+}
+
 /// 403 premium_required for a free user and a premium broker; nothing otherwise.
 std::optional<http_response> premium_check(const persistence::user_record& user,
                                            engine::broker_id broker) {
@@ -281,6 +310,11 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       return;
     }
     return respond(error_response(405, "method_not_allowed", "use GET or POST"));
+  }
+  if (auto params = route_match("/api/brokers/:id", path)) {
+    if (method != "DELETE")
+      return respond(error_response(405, "method_not_allowed", "use DELETE"));
+    return remove_connection(self, user, (*params)["id"], respond);
   }
   if (auto params = route_match("/api/orders/:id", path)) {
     auto id = (*params)["id"];

@@ -379,3 +379,16 @@ TEST_CASE("IBKR: order ids are never reused across a brokerd restart, even when 
   CHECK(sim->statistics().duplicate_order_ids == 0);
   CHECK(sim->statistics().placements_by_order_ref.at("ids-1") == 1);
 }
+
+TEST_CASE_METHOD(fixture, "IBKR: removing a connection stops its session and frees its client id",
+                 "[integration][ibkr]") {
+  connect(21);
+  auto removed = del("/api/brokers/" + conn);
+  REQUIRE(removed.status == 200);
+  CHECK(state_of_connection().empty());
+  CHECK(get("/api/connections/" + conn + "/balance").status == 404);
+  // The session is gone from TWS: the same client id connects again at once.
+  auto again = post("/api/brokers/ibkr/connect", credentials(21));
+  INFO(again.body);
+  CHECK(again.status == 201);
+}

@@ -613,6 +613,27 @@ TEST_CASE_METHOD(gateway,
   CHECK(ids_of(send("GET", "/api/orders", admin_token)).empty());
 }
 
+TEST_CASE_METHOD(gateway, "a user removes their own connection; the log keeps its history",
+                 "[front]") {
+  auto foreign = send("DELETE", "/api/brokers/conn-bob", admin_token);
+  CHECK(foreign.status == 404);
+  CHECK(error_of(foreign) == "unknown_connection");
+  CHECK(send("GET", "/api/brokers/conn-bob", bob_token).status == 405);
+  auto removed = send("DELETE", "/api/brokers/conn-bob", bob_token);
+  REQUIRE(removed.status == 200);
+  CHECK(removed.body.find("conn-bob") != std::string::npos);
+  CHECK(send("GET", "/api/connections/conn-bob/balance", bob_token).status == 404);
+  CHECK(send("POST", "/api/orders", bob_token, order_body("conn-bob")).status == 404);
+  CHECK(send("GET", "/api/brokers/user/configured", bob_token).body.find("conn-bob") ==
+        std::string::npos);
+  CHECK(send("DELETE", "/api/brokers/conn-bob", bob_token).status == 404);
+  auto stored = log()->get(std::string{persistence::registry_keys::connection} + "conn-bob");
+  REQUIRE(stored.has_value());
+  CHECK_FALSE(stored->has_value());
+  // The admin's connection is untouched.
+  CHECK(send("GET", "/api/connections/conn-admin/balance", admin_token).status == 200);
+}
+
 TEST_CASE_METHOD(gateway, "IBKR and Schwab need the premium tier: a free user gets 403 premium_required",
                  "[front]") {
   const std::string ibkr_body =
