@@ -75,7 +75,8 @@ struct https_request {
   std::string content_type = "application/json";
   /// True when sending the request twice has the effect of sending it once (GET, DELETE of an
   /// order). Only such a request is resent, once, when a reused keep-alive connection turns out
-  /// closed before any response byte; any other request is never resent.
+  /// closed before any response byte. Any other request is resent only when none of its bytes
+  /// were written (the write itself failed at once); once written, it is never resent.
   bool idempotent = false;
   /// Bounds writing the request and reading the whole response (connecting not included).
   std::chrono::milliseconds timeout{30'000};
@@ -108,7 +109,8 @@ enum class https_errc : std::uint8_t {
   /// No complete response within the request's timeout. The request may have been executed.
   timeout,
   /// The connection closed or broke while an idempotent request was in flight (after its one
-  /// resend, if allowed). The request may have been executed; resending it is safe.
+  /// resend, if allowed), or before any byte of a non-idempotent one was written. Check
+  /// `request_sent`: when set, the (idempotent) request may have been executed.
   closed,
   /// The connection closed or broke after a non-idempotent request was (partly) written and
   /// before its response: the server may or may not have executed it. Never resent: reconcile
