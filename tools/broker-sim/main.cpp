@@ -1,4 +1,4 @@
-// broker-sim: runs broker simulators (today the TWS one) on local ports until SIGINT/SIGTERM,
+// broker-sim: runs broker simulators (TWS, Alpaca) on local ports until SIGINT/SIGTERM,
 // then prints their statistics. Each simulator has its own `--<name>-port` flag; the market
 // flags (--prices, --tick-ms, --fill-chunk, --cash) apply to every simulator started.
 
@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/sim/alpaca_server.hpp"
 #include "tools/sim/price_paths.hpp"
 #include "tools/sim/tws_server.hpp"
 
@@ -23,13 +24,14 @@ namespace {
 namespace sim = brokerd::sim;
 using brokerd::engine::decimal;
 
-constexpr std::string_view usage = R"(usage: broker-sim --tws-port N [options]
+constexpr std::string_view usage = R"(usage: broker-sim [--tws-port N] [--alpaca-port N] [options]
 
 Simulated brokers on local ports, for tests and demos. Runs until SIGINT or SIGTERM, then
 prints statistics and exits 0.
 
 simulators (at least one):
   --tws-port N          IBKR TWS API socket simulator (server version 178); 0 = ephemeral port
+  --alpaca-port N       Alpaca Trading API v2 simulator (REST and /stream over TLS); 0 = ephemeral
 
 common:
   --bind ADDR           address to listen on (default 127.0.0.1)
@@ -42,6 +44,12 @@ tws:
   --tws-account ID      the managed account (default DU1234567)
   --pacing-limit N      inbound messages per second before error 100 (default 50)
 
+alpaca:
+  --alpaca-key ID       the accepted APCA-API-KEY-ID (default demo-key)
+  --alpaca-secret S     the accepted APCA-API-SECRET-KEY (default demo-secret)
+  --tls-dir DIR         where the generated CA (ca.pem) and server certificate are written
+                        (default: a temporary directory removed at exit)
+
   --help                this text
 )";
 
@@ -49,6 +57,8 @@ tws:
 struct options {
   std::optional<std::uint16_t> tws_port;
   sim::tws::config tws;
+  std::optional<std::uint16_t> alpaca_port;
+  sim::alpaca::config alpaca;
 };
 
 template <class T> std::optional<T> parse_number(std::string_view text) {
@@ -85,14 +95,24 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       return std::unexpected(std::string{flag} + " '" + std::string{value} +
                              "': " + std::string{what});
     };
-    if (flag == "--tws-port") {
+    if (flag == "--tws-port" || flag == "--alpaca-port") {
       auto port = parse_number<std::uint16_t>(value);
       if (!port)
         return bad("not a port number");
-      o.tws_port = *port;
-      o.tws.port = *port;
+      (flag == "--tws-port" ? o.tws_port : o.alpaca_port) = *port;
+      o.tws.port = o.tws_port.value_or(0);
+      o.alpaca.port = o.alpaca_port.value_or(0);
     } else if (flag == "--bind") {
       o.tws.bind = std::string{value};
+      o.alpaca.bind = std::string{value};
+    } else if (flag == "--alpaca-key" || flag == "--alpaca-secret") {
+      if (value.empty())
+        return bad("must not be empty");
+      (flag == "--alpaca-key" ? o.alpaca.key_id : o.alpaca.secret) = std::string{value};
+    } else if (flag == "--tls-dir") {
+      if (value.empty())
+        return bad("must not be empty");
+      o.alpaca.tls_dir = std::string{value};
     } else if (flag == "--tws-account") {
       if (value.empty() || value.find(',') != std::string_view::npos)
         return bad("one account code expected");
@@ -101,17 +121,20 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       auto paths = sim::parse_price_paths(value);
       if (!paths)
         return std::unexpected(paths.error());
+      o.alpaca.paths = *paths;
       o.tws.paths = std::move(*paths);
     } else if (flag == "--tick-ms") {
       auto ms = parse_number<std::uint32_t>(value);
       if (!ms || *ms == 0 || *ms > 60'000)
         return bad("1..60000 expected");
       o.tws.tick = std::chrono::milliseconds{*ms};
+      o.alpaca.tick = o.tws.tick;
     } else if (flag == "--fill-chunk" || flag == "--cash") {
       auto d = decimal::parse(value);
       if (!d || !d->is_positive())
         return bad("a positive decimal expected");
       (flag == "--cash" ? o.tws.cash : o.tws.fill_chunk) = *d;
+      (flag == "--cash" ? o.alpaca.cash : o.alpaca.fill_chunk) = *d;
     } else if (flag == "--pacing-limit") {
       auto n = parse_number<std::uint32_t>(value);
       if (!n || *n == 0)
@@ -121,8 +144,9 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       return std::unexpected("unknown flag " + std::string{flag} + " (see --help)");
     }
   }
-  if (!o.tws_port)
-    return std::unexpected(std::string{"no simulator to run: give --tws-port (see --help)"});
+  if (!o.tws_port && !o.alpaca_port)
+    return std::unexpected(
+        std::string{"no simulator to run: give --tws-port and/or --alpaca-port (see --help)"});
   return std::optional<options>{std::move(o)};
 }
 
@@ -140,6 +164,15 @@ void print_stats(const sim::tws::stats& s) {
   for (const auto& [ref, n] : s.placements_by_order_ref)
     if (n > 1)
       std::cout << "broker-sim: tws orderRef " << ref << " placed " << n << " times\n";
+  std::cout.flush();
+}
+
+void print_stats(const sim::alpaca::stats& s) {
+  std::cout << "broker-sim: alpaca stats: requests=" << s.requests
+            << " rate_limited=" << s.rate_limited << " orders_created=" << s.orders_created
+            << " max_in_any_minute=" << s.max_in_any_minute
+            << " stream_connections=" << s.stream_connections << " events_sent=" << s.events_sent
+            << "\n";
   std::cout.flush();
 }
 
@@ -173,12 +206,28 @@ int main(int argc, char** argv) {
     std::cout << "broker-sim: tws listening on " << o.tws.bind << ":" << tws->port() << std::endl;
   }
 
+  std::unique_ptr<sim::alpaca::server> alpaca;
+  if (o.alpaca_port) {
+    auto started = sim::alpaca::server::start(o.alpaca);
+    if (!started) {
+      std::cerr << "broker-sim: " << started.error() << "\n";
+      return 1;
+    }
+    alpaca = std::move(*started);
+    std::cout << "broker-sim: alpaca listening on " << o.alpaca.bind << ":" << alpaca->port()
+              << " (CA in " << alpaca->ca_file().string() << ")" << std::endl;
+  }
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
 
   if (tws) {
     tws->stop();
     print_stats(tws->statistics());
+  }
+  if (alpaca) {
+    alpaca->stop();
+    print_stats(alpaca->statistics());
   }
   return 0;
 }
