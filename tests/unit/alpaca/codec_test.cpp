@@ -301,7 +301,7 @@ TEST_CASE("positions keep their sign: a short is negative") {
         "positions[0] is a string or number, expected an object");
 }
 
-TEST_CASE("error bodies keep Alpaca's code and message; other bodies are kept as text") {
+TEST_CASE("error bodies keep Alpaca's code and message and any other body is kept as text") {
   auto e = parse_api_error(
       403,
       R"({"buying_power":"0","code":40310000,"cost_basis":"1","message":"insufficient buying power"})");
