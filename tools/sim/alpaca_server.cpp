@@ -1,5 +1,7 @@
 #include "tools/sim/alpaca_server.hpp"
 
+#include "tools/sim/io_thread.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -415,7 +417,8 @@ struct server::impl {
         random(static_cast<std::uint64_t>(steady::now().time_since_epoch().count()) ^ 0x5bd1e995) {}
 
   // Declared first: destroyed last, after everything that refers to it.
-  asio::io_context io;
+  io_thread runner;
+  asio::io_context& io = runner.context();
   ssl::context ssl_ctx{ssl::context::tls_server};
   config cfg;
   bool temporary_tls_dir = false;
@@ -423,11 +426,6 @@ struct server::impl {
   tcp::acceptor acceptor{io};
   asio::steady_timer tick_timer{io};
   std::uint16_t bound_port = 0;
-  std::thread thread;
-
-  /// Serializes the public calls with `stop`; never taken on the io thread.
-  mutable std::mutex control;
-  bool running = false;
 
   // io-thread state
   bool stopping = false;
@@ -445,14 +443,7 @@ struct server::impl {
 
   /// Runs `f` on the io thread and returns its result; runs it directly once stopped.
   template <class F> auto call(F&& f) -> decltype(f()) {
-    using result = decltype(f());
-    std::unique_lock lock{control};
-    if (!running)
-      return f();
-    std::packaged_task<result()> task{std::forward<F>(f)};
-    auto done = task.get_future();
-    asio::post(io, [&task] { task(); });
-    return done.get();
+    return runner.call(std::forward<F>(f));
   }
 
   // -- accept and ticks ----------------------------------------------------------------------
@@ -694,27 +685,13 @@ std::expected<std::unique_ptr<server>, std::string> server::start(config cfg) {
     return std::unexpected("alpaca simulator: the server certificate: " + ec.message());
   if (q.ssl_ctx.use_private_key(asio::buffer(key), ssl::context::pem, ec); ec)
     return std::unexpected("alpaca simulator: the server key: " + ec.message());
-  auto address = asio::ip::make_address(q.cfg.bind, ec);
-  if (ec)
-    return std::unexpected("alpaca simulator: bad bind address '" + q.cfg.bind +
-                           "': " + ec.message());
-  tcp::endpoint endpoint{address, q.cfg.port};
-  std::string where = q.cfg.bind + ":" + std::to_string(q.cfg.port);
-  if (q.acceptor.open(endpoint.protocol(), ec); ec)
-    return std::unexpected("alpaca simulator: cannot open a socket for " + where + ": " +
-                           ec.message());
-  q.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (q.acceptor.bind(endpoint, ec); ec)
-    return std::unexpected("alpaca simulator: cannot bind " + where + ": " + ec.message());
-  if (q.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
-    return std::unexpected("alpaca simulator: cannot listen on " + where + ": " +
-                           ec.message());
+  if (auto listening = io_thread::listen(q.acceptor, q.cfg.bind, q.cfg.port, "alpaca simulator");
+      !listening)
+    return std::unexpected(listening.error());
   q.bound_port = q.acceptor.local_endpoint().port();
   q.do_accept();
   q.arm_tick(steady::now() + q.cfg.tick);
-  q.running = true;
-  auto* raw = &q;
-  q.thread = std::thread{[raw] { raw->io.run(); }};
+  q.runner.start();
   return s;
 }
 
@@ -738,19 +715,7 @@ std::filesystem::path server::ca_file() const {
 
 void server::stop() {
   auto& p = *impl_;
-  std::unique_lock lock{p.control};
-  if (!p.running)
-    return;
-  asio::post(p.io, [&p] {
-    p.shutdown();
-    p.io.stop();
-  });
-  p.thread.join();
-  p.running = false;
-  // Let the handlers that were cancelled run once (they see `stopping` and end) so that every
-  // connection is released before the io_context goes.
-  p.io.restart();
-  p.io.run();
+  p.runner.stop([&p] { p.shutdown(); });
 }
 
 stats server::statistics() const {

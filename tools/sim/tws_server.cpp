@@ -26,6 +26,7 @@
 #include "actors/brokers/ibkr/messages.hpp"
 #include "actors/brokers/ibkr/wire.hpp"
 #include "actors/logging.hpp"
+#include "tools/sim/io_thread.hpp"
 #include "tools/sim/tws_book.hpp"
 
 namespace brokerd::sim::tws {
@@ -153,16 +154,12 @@ struct server::impl {
   explicit impl(config c) : cfg(std::move(c)), market(cfg, std::chrono::system_clock::now()) {}
 
   // Declared first: destroyed last, after everything that refers to it.
-  asio::io_context io;
+  io_thread runner;
+  asio::io_context& io = runner.context();
   config cfg;
   tcp::acceptor acceptor{io};
   asio::steady_timer tick_timer{io};
   std::uint16_t bound_port = 0;
-  std::thread thread;
-
-  /// Serializes the public calls with `stop`; never taken on the io thread.
-  mutable std::mutex control;
-  bool running = false;
 
   // io-thread state
   bool stopping = false;
@@ -178,14 +175,7 @@ struct server::impl {
 
   /// Runs `f` on the io thread and returns its result; runs it directly once stopped.
   template <class F> auto call(F&& f) -> decltype(f()) {
-    using result = decltype(f());
-    std::unique_lock lock{control};
-    if (!running)
-      return f();
-    std::packaged_task<result()> task{std::forward<F>(f)};
-    auto done = task.get_future();
-    asio::post(io, [&task] { task(); });
-    return done.get();
+    return runner.call(std::forward<F>(f));
   }
 
   // -- accept --------------------------------------------------------------------------------
@@ -691,27 +681,13 @@ std::expected<std::unique_ptr<server>, std::string> server::start(config cfg) {
   if (auto bad = validate(cfg))
     return std::unexpected("tws simulator: " + *bad);
   auto p = std::make_unique<impl>(std::move(cfg));
-  error_code ec;
-  auto address = asio::ip::make_address(p->cfg.bind, ec);
-  if (ec)
-    return std::unexpected("tws simulator: bad bind address '" + p->cfg.bind +
-                           "': " + ec.message());
-  tcp::endpoint endpoint{address, p->cfg.port};
-  std::string where = p->cfg.bind + ":" + std::to_string(p->cfg.port);
-  if (p->acceptor.open(endpoint.protocol(), ec); ec)
-    return std::unexpected("tws simulator: cannot open a socket for " + where + ": " +
-                           ec.message());
-  p->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (p->acceptor.bind(endpoint, ec); ec)
-    return std::unexpected("tws simulator: cannot bind " + where + ": " + ec.message());
-  if (p->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
-    return std::unexpected("tws simulator: cannot listen on " + where + ": " + ec.message());
+  if (auto listening = io_thread::listen(p->acceptor, p->cfg.bind, p->cfg.port, "tws simulator");
+      !listening)
+    return std::unexpected(listening.error());
   p->bound_port = p->acceptor.local_endpoint().port();
   p->do_accept();
   p->arm_tick(steady::now() + p->cfg.tick);
-  p->running = true;
-  auto* raw = p.get();
-  p->thread = std::thread{[raw] { raw->io.run(); }};
+  p->runner.start();
   return std::unique_ptr<server>{new server{std::move(p)}};
 }
 
@@ -727,19 +703,7 @@ std::uint16_t server::port() const {
 
 void server::stop() {
   auto& p = *impl_;
-  std::unique_lock lock{p.control};
-  if (!p.running)
-    return;
-  asio::post(p.io, [&p] {
-    p.shutdown();
-    p.io.stop();
-  });
-  p.thread.join();
-  p.running = false;
-  // Let the handlers that were cancelled run once (they see `stopping` and end) so that every
-  // connection is released before the io_context goes.
-  p.io.restart();
-  p.io.run();
+  p.runner.stop([&p] { p.shutdown(); });
 }
 
 stats server::statistics() const {

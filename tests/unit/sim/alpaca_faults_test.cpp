@@ -1,6 +1,8 @@
 // Fault injection of the Alpaca simulator: dropped streams, withheld and duplicated events,
 // injected 5xx answers and slow responses.
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -44,8 +46,11 @@ TEST_CASE("drop_streams closes every stream abruptly; orders keep filling", "[si
   REQUIRE(again.listen());
   auto deadline = std::chrono::steady_clock::now() + milliseconds{2000};
   std::string status;
-  while (status != "filled" && std::chrono::steady_clock::now() < deadline)
+  // Polled every 20 ms: an unpaced loop would run into the 200/min limit and see 429s.
+  while (status != "filled" && std::chrono::steady_clock::now() < deadline) {
     status = str(c.get("/v2/orders/" + str(r.json(), "id")).json(), "status");
+    std::this_thread::sleep_for(milliseconds{20});
+  }
   CHECK(status == "filled");
 }
 
@@ -61,8 +66,8 @@ TEST_CASE("drop_events withholds the next events although the orders change",
   auto first = str(c.post("/v2/orders", market_buy).json(), "id");
   auto deadline = std::chrono::steady_clock::now() + milliseconds{2000};
   while (str(c.get("/v2/orders/" + first).json(), "status") != "new" &&
-         std::chrono::steady_clock::now() < deadline) {
-  }
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds{20});
   auto second = str(c.post("/v2/orders", market_buy).json(), "id");
   auto ev = st.next_event();
   REQUIRE(ev);
