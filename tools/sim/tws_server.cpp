@@ -365,7 +365,7 @@ struct server::impl {
     }
     c->started = true;
     by_client[m.client_id] = c;
-    // §2.5, §9.3: managedAccounts, nextValidId, then the farm notices.
+    // What a real gateway sends after startApi: managedAccounts, nextValidId, then farm notices.
     send(c, ibkr::managed_accounts{cfg.account});
     send(c, ibkr::next_valid_id{market.next_valid_id(m.client_id)});
     send(c, notice(-1, 2104, "Market data farm connection is OK:usfarm"));
