@@ -1,5 +1,6 @@
 #include "actors/connections.hpp"
 
+#include "actors/brokers/alpaca/session.hpp"
 #include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/session.hpp"
 
@@ -30,7 +31,15 @@ std::expected<session_factory, std::string> factory_for(engine::broker_id broker
         return ibkr::spawn_session(parent, spec, std::move(supervisor), std::move(sink), env);
       }};
     }
-    case engine::broker_id::alpaca:
+    case engine::broker_id::alpaca: {
+      if (!resources.ibkr.io)
+        return std::unexpected(std::string{"Alpaca sessions need the socket thread"});
+      alpaca::environment env{resources.ibkr.io};
+      return session_factory{[env](caf::local_actor* parent, const connection_spec& spec,
+                                   caf::actor supervisor, caf::actor sink) {
+        return alpaca::spawn_session(parent, spec, std::move(supervisor), std::move(sink), env);
+      }};
+    }
     case engine::broker_id::schwab:
       break;
   }

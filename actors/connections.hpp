@@ -14,7 +14,8 @@ namespace brokerd::actors {
 /// What sessions of every broker may need to start (shared, process-wide).
 struct broker_resources {
   std::shared_ptr<paper::book> paper_book;
-  /// The socket thread, the event log and its reader, for sessions that talk to a network.
+  /// The socket thread (every networked session's), the event log and its reader (IBKR's
+  /// order-id reservations).
   ibkr::environment ibkr;
 };
 

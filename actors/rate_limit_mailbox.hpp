@@ -133,6 +133,13 @@ public:
     return queue_position{in, ahead, q.size(), depth()};
   }
 
+  /// Puts `request` back at the head of lane `in`: the broker refused it with a pushback (HTTP
+  /// 429) after `release` handed it out, so it goes first once the pushback ends. Never refused:
+  /// the request already had its place in the queue.
+  void requeue_front(lane in, Request request, engine::steady_time now) {
+    queue(in).push_front(entry{std::move(request), now});
+  }
+
   /// Hands out every request that may go at `now`, highest lane first and FIFO within a lane,
   /// charging the bucket and the window one token each; stops at the first request the limits
   /// refuse. Held lanes (paused) are skipped and keep their requests; before a pushback

@@ -1,10 +1,12 @@
 #include "api/broker_requests.hpp"
 
 #include <set>
+#include <tuple>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "actors/brokers/alpaca/session.hpp"
 #include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/session.hpp"
 
@@ -77,7 +79,7 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
     return std::unexpected(bad("unknown_broker", "no broker " + std::string{broker} +
                                                      " (alpaca, ibkr, schwab, paper)", 404));
   out.broker = *id;
-  if (out.broker == engine::broker_id::alpaca || out.broker == engine::broker_id::schwab)
+  if (out.broker == engine::broker_id::schwab)
     return std::unexpected(bad("broker_unavailable",
                                std::string{broker} + " connections are not available in this build", 501));
 
@@ -143,7 +145,47 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
         return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
       break;
     }
-    case engine::broker_id::alpaca:
+    case engine::broker_id::alpaca: {
+      if (auto ok = check_members(*creds, "credentials.",
+                                  {"apiKey", "apiSecret", "baseUrl", "streamUrl", "caFile",
+                                   "requestsPerMinute", "requestTimeoutMs",
+                                   "reconcileIntervalMs"});
+          !ok)
+        return std::unexpected(ok.error());
+      auto key = string_member(*creds, "apiKey", true, 256);
+      if (!key)
+        return std::unexpected(key.error());
+      auto secret = string_member(*creds, "apiSecret", true, 256);
+      if (!secret)
+        return std::unexpected(secret.error());
+      out.settings = {{"key_id", *key},
+                      {"secret", *secret},
+                      {"paper", out.paper_trading ? "true" : "false"}};
+      for (auto [member_name, key_name] : {std::pair{"baseUrl", "base_url"},
+                                           std::pair{"streamUrl", "stream_url"},
+                                           std::pair{"caFile", "ca_file"}}) {
+        auto text = string_member(*creds, member_name, false, 4096);
+        if (!text)
+          return std::unexpected(text.error());
+        if (!text->empty())
+          out.settings.emplace_back(key_name, *text);
+      }
+      for (auto [member_name, key_name, lo, hi] :
+           {std::tuple{"requestsPerMinute", "requests_per_minute", 1, 1'000},
+            std::tuple{"requestTimeoutMs", "request_timeout_ms", 100, 600'000},
+            std::tuple{"reconcileIntervalMs", "reconcile_interval_ms", 0, 86'400'000}}) {
+        if (!member(*creds, member_name))
+          continue;
+        auto n = int_member(*creds, member_name, lo, hi);
+        if (!n)
+          return std::unexpected(n.error());
+        out.settings.emplace_back(key_name, std::to_string(*n));
+      }
+      // The session's own check names the setting, never its value.
+      if (auto cfg = actors::alpaca::parse_config(out.settings); !cfg)
+        return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
+      break;
+    }
     case engine::broker_id::schwab:
       break;
   }

@@ -25,6 +25,9 @@ struct connect_request {
 ///   ibkr   {host: string, port: integer 1..65535, clientId: integer 0..2147483647,
 ///           account?: string}
 ///   paper  {cash?: decimal string}
+///   alpaca {apiKey: string, apiSecret: string, baseUrl?: https origin, streamUrl?: wss URL,
+///           caFile?: path, requestsPerMinute?: 1..1000, requestTimeoutMs?: 100..600000,
+///           reconcileIntervalMs?: 0 or 1000..86400000}; isPaperTrading picks the default hosts
 /// Errors (400 unless said): malformed_json, invalid_body, duplicate_field, unknown_field,
 /// invalid_field, missing_field (as for orders); unknown_broker (404) for a broker that does
 /// not exist; broker_unavailable (501) for one this build cannot connect to yet. Secret values

@@ -19,6 +19,7 @@
 #include "api/front.hpp"
 #include "config/options.hpp"
 #include "persistence/order_projection.hpp"
+#include "tools/sim/alpaca_server.hpp"
 #include "tools/sim/price_paths.hpp"
 #include "tools/sim/tws_server.hpp"
 
@@ -125,9 +126,10 @@ int run(const config::options& opts) {
   if (admin->created)
     std::cout << "created admin user " << admin->user_id << "; its API token is in "
               << admin->token_file.string() << " (mode 0600)" << std::endl;
-  // --demo: a paper connection, and an IBKR connection to a TWS simulator embedded in this
-  // process on a loopback port.
+  // --demo: a paper connection, plus an IBKR connection to a TWS simulator and an Alpaca
+  // connection to an Alpaca simulator, both embedded in this process on loopback ports.
   std::unique_ptr<sim::tws::server> demo_tws;
+  std::unique_ptr<sim::alpaca::server> demo_alpaca;
   if (opts.demo) {
     auto paths = sim::parse_price_paths(demo_prices);
     sim::tws::config tcfg;
@@ -149,8 +151,30 @@ int run(const config::options& opts) {
                                                 {"client_id", "0"}},
                                                true)
                       : paper;
-    if (!ibkr) {
-      std::cerr << "brokerd: cannot create the demo connections: " << ibkr.error() << "\n";
+    sim::alpaca::config acfg;
+    acfg.paths = tcfg.paths;
+    acfg.tick = tcfg.tick;
+    acfg.tls_dir = opts.data_dir / "demo-alpaca-tls";
+    auto alpaca = sim::alpaca::server::start(acfg);
+    if (!alpaca) {
+      std::cerr << "brokerd: cannot start the demo Alpaca simulator: " << alpaca.error() << "\n";
+      return 1;
+    }
+    demo_alpaca = std::move(*alpaca);
+    std::cout << "demo: Alpaca simulator listening on https://127.0.0.1:" << demo_alpaca->port()
+              << std::endl;
+    auto alpaca_conn =
+        ibkr ? ensure_demo_connection(
+                   *log, admin->user_id, "alpaca",
+                   {{"key_id", acfg.key_id},
+                    {"secret", acfg.secret},
+                    {"paper", "true"},
+                    {"base_url", "https://127.0.0.1:" + std::to_string(demo_alpaca->port())},
+                    {"ca_file", demo_alpaca->ca_file().string()}},
+                   true)
+             : ibkr;
+    if (!alpaca_conn) {
+      std::cerr << "brokerd: cannot create the demo connections: " << alpaca_conn.error() << "\n";
       return 1;
     }
   }

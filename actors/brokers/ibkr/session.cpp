@@ -8,6 +8,7 @@
 
 #include "actors/logging.hpp"
 #include "actors/mailbox_pump.hpp"
+#include "actors/session_support.hpp"
 #include "actors/net/tcp_link.hpp"
 #include "engine/order_state.hpp"
 #include "persistence/event_log.hpp"
@@ -150,20 +151,6 @@ using self_ptr = ibkr_session_actor::stateful_pointer<session_state>;
 std::string describe_link(const session_state& st) {
   return st.cfg.host + ":" + std::to_string(st.cfg.port) + " (client id " +
          std::to_string(st.cfg.client_id) + ")";
-}
-
-void arm(self_ptr self, timer kind, std::chrono::milliseconds after) {
-  auto idx = static_cast<std::size_t>(kind);
-  self->delayed_send(self, after, timeout_atom_v, static_cast<std::uint64_t>(idx),
-                     ++self->state.timer_epochs[idx]);
-}
-
-void disarm(self_ptr self, timer kind) {
-  ++self->state.timer_epochs[static_cast<std::size_t>(kind)];
-}
-
-void report_state(self_ptr self, connection_state next, std::string reason = {}) {
-  self->anon_send(self->state.supervisor, state_atom_v, next, std::move(reason));
 }
 
 /// Ends the session: the supervisor records the reason and reconnects with backoff. Open
@@ -382,7 +369,7 @@ void reserve_ids(self_ptr self) {
 
 void finish_balance(self_ptr self) {
   auto& st = self->state;
-  disarm(self, timer::balance);
+  disarm_timer(self, timer::balance);
   auto rows = std::move(st.summary);
   st.summary.clear();
   if (st.summary_request)
@@ -425,7 +412,7 @@ void request_balance(self_ptr self, caf::typed_response_promise<engine::balance>
     s.summary_request = req;
     s.summary.clear();
     write_message(self, req_account_summary{req, "All", std::string{balance_tags}});
-    arm(self, timer::balance, s.cfg.request_timeout);
+    arm_timer(self, timer::balance, s.cfg.request_timeout);
   });
   if (!queued) {
     for (auto& w : st.balance_waiters)
@@ -439,7 +426,7 @@ void finish_positions(self_ptr self) {
   auto& st = self->state;
   if (!st.positions_in_flight || !st.positions_done || !st.portfolio_done)
     return;
-  disarm(self, timer::positions);
+  disarm_timer(self, timer::positions);
   st.positions_in_flight = false;
   send_later(self, cancel_positions{});
   send_later(self, req_account_updates{false, st.account});
@@ -468,7 +455,7 @@ void send_position_requests(self_ptr self) {
     s.position_rows.clear();
     s.market_values.clear();
     write_message(self, req_positions{});
-    arm(self, timer::positions, s.cfg.request_timeout);
+    arm_timer(self, timer::positions, s.cfg.request_timeout);
   });
   auto portfolio = started && enqueue(self, lane::query, [self] {
     write_message(self, req_account_updates{true, self->state.account});
@@ -569,7 +556,7 @@ void place(self_ptr self, engine::order o, caf::typed_response_promise<order_ack
 
 void become_ready(self_ptr self) {
   auto& st = self->state;
-  disarm(self, timer::resync);
+  disarm_timer(self, timer::resync);
   // Orders the session tracked as working that TWS no longer lists are not working any more;
   // their final state comes from executions or reconciliation.
   for (auto& [id, t] : st.orders)
@@ -577,7 +564,7 @@ void become_ready(self_ptr self) {
       t.working = false;
   st.ph = phase::ready;
   st.out.mailbox->resume();
-  report_state(self, connection_state::ready);
+  report_session_state(self, connection_state::ready);
   log::info(component, "connection " + st.spec.id + " ready: account " + st.account +
                            ", next order id " + std::to_string(st.next_id));
   pump(self, st.out);
@@ -602,7 +589,7 @@ void start_resync(self_ptr self) {
   st.out.mailbox->pause();
   st.out.mailbox->resume(lane::query);
   st.out.mailbox->resume(lane::cancel);
-  report_state(self, connection_state::resyncing);
+  report_session_state(self, connection_state::resyncing);
   auto req = st.next_request_id++;
   st.resync_exec_request = req;
   send_later(self, req_open_orders{});
@@ -611,7 +598,7 @@ void start_resync(self_ptr self) {
   filter.client_id = st.cfg.client_id;
   filter.account = st.account;
   send_later(self, std::move(filter));
-  arm(self, timer::resync, st.cfg.request_timeout);
+  arm_timer(self, timer::resync, st.cfg.request_timeout);
 }
 
 /// nextValidId and managedAccounts both arrived: pick the account and reserve ids.
@@ -619,12 +606,12 @@ void on_started(self_ptr self) {
   auto& st = self->state;
   if (st.ph != phase::starting || !st.next_valid_id || st.accounts.empty())
     return;
-  disarm(self, timer::startup);
+  disarm_timer(self, timer::startup);
   if (st.cfg.account.empty()) {
     st.account = st.accounts.front();
   } else if (std::find(st.accounts.begin(), st.accounts.end(), st.cfg.account) ==
              st.accounts.end()) {
-    report_state(self, connection_state::auth_required,
+    report_session_state(self, connection_state::auth_required,
                  "account " + st.cfg.account + " is not managed by this login");
     return fail(self, "account " + st.cfg.account + " is not among the managed accounts");
   } else {
@@ -643,7 +630,7 @@ void on_started(self_ptr self) {
     }
   }
   st.next_id = std::max({st.next_id, *st.next_valid_id, stored});
-  report_state(self, connection_state::connected);
+  report_session_state(self, connection_state::connected);
   if (!st.env.log) {
     // A probe (the connection test) never places orders and stores nothing.
     st.reserved = st.next_id;
@@ -665,13 +652,13 @@ void on_error(self_ptr self, const error_message& m) {
         st.ph = phase::outage;
         st.out.mailbox->pause();
         st.out.mailbox->resume(lane::query);
-        report_state(self, connection_state::connected, "TWS lost its connection to IB (1100)");
-        arm(self, timer::outage, st.cfg.outage_grace);
+        report_session_state(self, connection_state::connected, "TWS lost its connection to IB (1100)");
+        arm_timer(self, timer::outage, st.cfg.outage_grace);
       }
       return;
     case error_category::connectivity_restored_data_lost:
     case error_category::connectivity_restored:
-      disarm(self, timer::outage);
+      disarm_timer(self, timer::outage);
       log::info(component, "connection " + st.spec.id + ": " + text);
       if (st.ph == phase::outage || st.ph == phase::ready) {
         send_later(self, req_ids{1});
@@ -705,7 +692,7 @@ void on_error(self_ptr self, const error_message& m) {
         st.out.mailbox->pushback(now + std::chrono::seconds{1});
         st.next_slow_down = now + std::chrono::seconds{1};
       }
-      arm(self, timer::pacing, std::chrono::seconds{30});
+      arm_timer(self, timer::pacing, std::chrono::seconds{30});
       pump(self, st.out);
       return;
     }
@@ -725,7 +712,7 @@ void on_error(self_ptr self, const error_message& m) {
       w.deliver(err);
     st.balance_waiters.clear();
     st.summary_request.reset();
-    disarm(self, timer::balance);
+    disarm_timer(self, timer::balance);
     return;
   }
   auto it = st.orders.find(m.request_id);
@@ -952,14 +939,7 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings) {
   config cfg;
   bool has_port = false;
   auto number = [](const std::string& key, const std::string& value, std::int64_t lo,
-                   std::int64_t hi) -> std::expected<std::int64_t, std::string> {
-    std::int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc{} || ptr != value.data() + value.size() || n < lo || n > hi)
-      return std::unexpected("ibkr setting " + key + " must be " + std::to_string(lo) + ".." +
-                             std::to_string(hi));
-    return n;
-  };
+                   std::int64_t hi) { return parse_int_setting("ibkr", key, value, lo, hi); };
   for (const auto& [key, value] : settings) {
     if (key == "host") {
       if (value.empty() || value.size() > 253)
@@ -1035,21 +1015,11 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
     auto cfg = parse_config(init.spec.settings);
     if (!cfg || !init.env.io) {
       auto why = cfg ? std::string{"no I/O context for IBKR sessions"} : cfg.error();
-      report_state(self, connection_state::auth_required, why);
+      report_session_state(self, connection_state::auth_required, why);
       self->quit(make_error(gw_errc::session_unavailable, why));
     }
     init.cfg = std::move(*cfg);
-    self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-      std::string what = "unknown exception";
-      try {
-        std::rethrow_exception(eptr);
-      } catch (const std::exception& ex) {
-        what = ex.what();
-      } catch (...) {
-      }
-      log::error(component, "connection " + self->state.spec.id + ": session failed: " + what);
-      return make_error(gw_errc::session_unavailable, "IBKR session failed: " + what);
-    });
+    install_session_exception_handler(self, component, "IBKR");
     auto now = self->clock().now();
     // pacing_per_s per second, evenly spaced; a burst of 2 lets the pacer make up for a timer
     // that fired late, and the sliding window still caps any one-second span at pacing_per_s:
@@ -1059,7 +1029,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
         engine::sliding_window{init.cfg.pacing_per_s, std::chrono::seconds{1}});
     init.link = net::tcp_link::create(*init.env.io, caf::actor_cast<caf::actor>(self), 1);
     init.link->connect(init.cfg.host, init.cfg.port, init.cfg.connect_timeout);
-    arm(self, timer::startup, init.cfg.connect_timeout);
+    arm_timer(self, timer::startup, init.cfg.connect_timeout);
     self->attach_functor([link = init.link](const caf::error&) { link->close(); });
     return {
         [self](connect_atom) -> caf::result<engine::balance> {

@@ -1,5 +1,7 @@
 #include "actors/brokers/paper/session.hpp"
 
+#include "actors/session_support.hpp"
+
 #include <charconv>
 #include <functional>
 
@@ -304,17 +306,15 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings) {
         return std::unexpected(d.error());
       cfg.fill_chunk = *d;
     } else if (key == "rate_per_s" || key == "burst") {
-      unsigned n = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc{} || ptr != value.data() + value.size() || n == 0 || n > 1'000'000)
-        return std::unexpected("paper setting " + key + " must be 1..1000000");
-      (key == "burst" ? cfg.burst : cfg.rate_per_s) = n;
+      auto n = parse_int_setting("paper", key, value, 1, 1'000'000);
+      if (!n)
+        return std::unexpected(n.error());
+      (key == "burst" ? cfg.burst : cfg.rate_per_s) = static_cast<unsigned>(*n);
     } else if (key == "tick_ms") {
-      unsigned ms = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-      if (ec != std::errc{} || ptr != value.data() + value.size() || ms == 0 || ms > 60'000)
-        return std::unexpected(std::string{"paper setting tick_ms must be 1..60000"});
-      cfg.tick = std::chrono::milliseconds{ms};
+      auto ms = parse_int_setting("paper", key, value, 1, 60'000);
+      if (!ms)
+        return std::unexpected(ms.error());
+      cfg.tick = std::chrono::milliseconds{*ms};
     } else if (key == "prices") {
       // "AAPL=187.25,186;MSFT=410"
       std::string_view rest = value;

@@ -477,3 +477,21 @@ TEST_CASE("lanes have stable text forms", "[rate_limit_mailbox]") {
   CHECK(to_string(lane::new_order) == "new_order");
   CHECK(to_string(lane::query) == "query");
 }
+
+TEST_CASE("a request refused with a pushback goes back first in its lane, even into a full lane",
+          "[rate_limit_mailbox]") {
+  mailbox m{token_bucket{1ns, 1'000'000, t0}, std::nullopt, lane_capacity{2, 2}};
+  m.resume();
+  push_ok(m, lane::new_order, 1, t0);
+  push_ok(m, lane::new_order, 2, t0);
+  auto first = m.release(t0);
+  REQUIRE(ids(first) == std::vector<int>{1, 2});
+  push_ok(m, lane::new_order, 3, t0);
+  push_ok(m, lane::new_order, 4, t0);
+  // Request 2 was answered 429: it waits out the pushback and leaves before 3 and 4.
+  m.pushback(t0 + 5s);
+  m.requeue_front(lane::new_order, request{2, lane::new_order}, t0);
+  CHECK(m.depth(lane::new_order) == 3);
+  CHECK(m.release(t0 + 4s).empty());
+  CHECK(ids(m.release(t0 + 5s)) == std::vector<int>{2, 3, 4});
+}

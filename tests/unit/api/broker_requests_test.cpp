@@ -34,6 +34,31 @@ TEST_CASE("an IBKR connect body becomes the session's settings", "[unit][api]") 
   CHECK(setting(*minimal, "account").empty());
 }
 
+TEST_CASE("an Alpaca connect body becomes the session's settings", "[unit][api]") {
+  auto paper = parse_connect_request("alpaca",
+                                     R"({"credentials":{"apiKey":"PK1","apiSecret":"s3cret-value"}})");
+  REQUIRE(paper.has_value());
+  CHECK(paper->broker == engine::broker_id::alpaca);
+  CHECK(setting(*paper, "key_id") == "PK1");
+  CHECK(setting(*paper, "secret") == "s3cret-value");
+  CHECK(setting(*paper, "paper") == "true");
+  CHECK(setting(*paper, "base_url").empty());
+  auto full = parse_connect_request(
+      "alpaca",
+      R"({"isPaperTrading":false,"credentials":{"apiKey":"AK1","apiSecret":"s3cret-value",)"
+      R"("baseUrl":"https://127.0.0.1:8443","streamUrl":"wss://[::1]:8443/stream","caFile":"/tmp/ca.pem",)"
+      R"("requestsPerMinute":1000,"requestTimeoutMs":2500,"reconcileIntervalMs":0}})");
+  REQUIRE(full.has_value());
+  CHECK_FALSE(full->paper_trading);
+  CHECK(setting(*full, "paper") == "false");
+  CHECK(setting(*full, "base_url") == "https://127.0.0.1:8443");
+  CHECK(setting(*full, "stream_url") == "wss://[::1]:8443/stream");
+  CHECK(setting(*full, "ca_file") == "/tmp/ca.pem");
+  CHECK(setting(*full, "requests_per_minute") == "1000");
+  CHECK(setting(*full, "request_timeout_ms") == "2500");
+  CHECK(setting(*full, "reconcile_interval_ms") == "0");
+}
+
 TEST_CASE("a paper connect body takes an optional starting cash", "[unit][api]") {
   auto none = parse_connect_request("paper", "{}");
   REQUIRE(none.has_value());
@@ -55,7 +80,19 @@ TEST_CASE("bad connect bodies name the problem and never echo a value", "[unit][
   };
   const std::vector<bad_case> cases{
       {"nasdaq", "{}", 404, "unknown_broker"},
-      {"alpaca", "{}", 501, "broker_unavailable"},
+      {"alpaca", "{}", 400, "missing_field"},
+      {"alpaca", R"({"credentials":{"apiSecret":"s3cret-value"}})", 400, "missing_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k"}})", 400, "missing_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":""}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","token":"x"}})", 400, "unknown_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","baseUrl":"http://h"}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","baseUrl":"https://h/v2"}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","streamUrl":"https://h/stream"}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","baseUrl":"https://h:0"}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","requestsPerMinute":0}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","requestsPerMinute":5000}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","reconcileIntervalMs":500}})", 400, "invalid_field"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","requestTimeoutMs":"1000"}})", 400, "invalid_field"},
       {"schwab", "{}", 501, "broker_unavailable"},
       {"ibkr", "{nope", 400, "malformed_json"},
       {"ibkr", "[]", 400, "invalid_body"},
