@@ -49,6 +49,11 @@ alpaca:
   --alpaca-secret S     the accepted APCA-API-SECRET-KEY (default demo-secret)
   --tls-dir DIR         where the generated CA (ca.pem) and server certificate are written
                         (default: a temporary directory removed at exit)
+  --alpaca-requests-per-minute N
+                        REST requests per key admitted within the rate window before 429
+                        with Retry-After (default 200)
+  --alpaca-rate-window-ms N
+                        the length of the sliding rate window in ms (default 60000)
 
   --help                this text
 )";
@@ -113,6 +118,16 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       if (value.empty())
         return bad("must not be empty");
       o.alpaca.tls_dir = std::string{value};
+    } else if (flag == "--alpaca-requests-per-minute") {
+      auto n = parse_number<std::uint32_t>(value);
+      if (!n || *n == 0)
+        return bad("a positive integer expected");
+      o.alpaca.requests_per_minute = *n;
+    } else if (flag == "--alpaca-rate-window-ms") {
+      auto ms = parse_number<std::uint32_t>(value);
+      if (!ms || *ms == 0 || *ms > 3'600'000)
+        return bad("1..3600000 expected");
+      o.alpaca.rate_window = std::chrono::milliseconds{*ms};
     } else if (flag == "--tws-account") {
       if (value.empty() || value.find(',') != std::string_view::npos)
         return bad("one account code expected");
@@ -169,7 +184,8 @@ void print_stats(const sim::tws::stats& s) {
 
 void print_stats(const sim::alpaca::stats& s) {
   std::cout << "broker-sim: alpaca stats: requests=" << s.requests
-            << " rate_limited=" << s.rate_limited << " orders_created=" << s.orders_created
+            << " rate_limited=" << s.rate_limited << " early_retries=" << s.early_retries
+            << " orders_created=" << s.orders_created
             << " max_in_any_minute=" << s.max_in_any_minute
             << " stream_connections=" << s.stream_connections << " events_sent=" << s.events_sent
             << "\n";

@@ -58,6 +58,12 @@ struct stats {
   std::uint64_t requests = 0;
   /// Requests answered 429.
   std::uint64_t rate_limited = 0;
+  /// Authenticated REST requests of a key that arrived before a Retry-After the simulator gave
+  /// that key had run out: the time it answered that 429 (before any delay_responses) plus the
+  /// Retry-After seconds, the latest such time when there were several. They are answered as
+  /// any other request (429 again while the window is full) and only counted here: a client
+  /// that honours Retry-After keeps this at 0.
+  std::uint64_t early_retries = 0;
   /// Orders accepted by POST /v2/orders.
   std::uint64_t orders_created = 0;
   /// The most requests of one key admitted within any sliding window; never above

@@ -435,6 +435,8 @@ struct server::impl {
   std::set<std::shared_ptr<stream_session>> streams;
   stats counters;
   std::map<std::string, std::deque<steady::time_point>> windows;
+  /// Per key: until when the last Retry-After given to it runs (for stats::early_retries).
+  std::map<std::string, steady::time_point> retry_until;
   std::uint32_t events_to_drop = 0;
   bool duplicating = false;
   std::uint32_t failures_pending = 0;
@@ -514,9 +516,9 @@ struct server::impl {
     return it == req.end() ? std::string{} : std::string{it->value()};
   }
 
-  /// The sliding window of `key`: whether one more request is admitted now, and the headers.
-  bool admit(const std::string& key, response& res) {
-    auto now = steady::now();
+  /// The sliding window of `key`: whether one more request arriving at `now` is admitted, and
+  /// the headers. A refusal sets Retry-After and remembers until when it runs.
+  bool admit(const std::string& key, steady::time_point now, response& res) {
     auto& window = windows[key];
     while (!window.empty() && window.front() + cfg.rate_window <= now)
       window.pop_front();
@@ -534,8 +536,11 @@ struct server::impl {
     res.set("X-RateLimit-Remaining", std::to_string(cfg.requests_per_minute - window.size()));
     res.set("X-RateLimit-Reset", std::to_string(reset_secs));
     if (!admitted) {
-      auto wait = std::chrono::ceil<std::chrono::seconds>(until_free).count();
-      res.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(wait, 1)));
+      auto wait = std::max<std::int64_t>(
+          std::chrono::ceil<std::chrono::seconds>(until_free).count(), 1);
+      res.set(http::field::retry_after, std::to_string(wait));
+      auto& until = retry_until[key];
+      until = std::max(until, now + std::chrono::seconds{wait});
     }
     return admitted;
   }
@@ -554,8 +559,11 @@ struct server::impl {
       return make_response(req, 403, json_message(std::nullopt, "forbidden."));
     if (key != cfg.key_id || secret != cfg.secret)
       return make_response(req, 401, json_message(40110000, "request is not authorized"));
+    auto now = steady::now();
+    if (auto it = retry_until.find(key); it != retry_until.end() && now < it->second)
+      ++counters.early_retries;
     response limited = make_response(req, 429, json_message(42910000, "rate limit exceeded"));
-    if (!admit(key, limited)) {
+    if (!admit(key, now, limited)) {
       ++counters.rate_limited;
       return limited;
     }

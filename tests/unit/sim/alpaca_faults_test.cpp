@@ -30,7 +30,7 @@ auto named(const std::string& name) {
 
 } // namespace
 
-TEST_CASE("drop_streams closes every stream abruptly; orders keep filling", "[sim][alpaca]") {
+TEST_CASE("drop_streams closes every stream abruptly and orders keep filling", "[sim][alpaca]") {
   auto s = start_server();
   stream_client st{s->port(), s->ca_file()};
   REQUIRE(st.authenticate() == "authorized");
