@@ -15,3 +15,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 npm ci --prefix "$(dirname "$0")/../tests/conformance/ibkr" --no-audit --no-fund --loglevel=error
+npm ci --prefix "$(dirname "$0")/../tests/conformance/alpaca" --no-audit --no-fund --loglevel=error
