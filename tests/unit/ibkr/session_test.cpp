@@ -287,7 +287,7 @@ TEST_CASE("ibkr session: data lost (1101) resyncs and fills that happened meanwh
   CHECK(filled->exec_id.size() > 0);
 }
 
-TEST_CASE("ibkr session: pacing violations (100) slow the session down; lost answers time out",
+TEST_CASE("ibkr session: pacing violations (100) slow the session down, lost answers time out",
           "[unit][ibkr]") {
   tws::config cfg;
   cfg.pacing_limit = 5;

@@ -202,7 +202,7 @@ TEST_CASE("a client_order_id is unique per account, even after a cancel", "[sim]
   CHECK(c.get("/v2/orders:by_client_order_id?client_order_id=nope").status == 404);
 }
 
-TEST_CASE("cancel answers 204, then 422 once the order is final; unknown ids are 404",
+TEST_CASE("cancel answers 204, then 422 once the order is final, unknown ids are 404",
           "[sim][alpaca]") {
   auto s = start_server();
   s->hold_fills(true);

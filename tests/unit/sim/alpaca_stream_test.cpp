@@ -171,7 +171,7 @@ TEST_CASE("stop and stop_limit orders trigger at the stop and then fill", "[sim]
   CHECK(str((*g)["data"], "position_qty") == "2");
 }
 
-TEST_CASE("IOC fills what it can and cancels the rest; FOK that cannot fill is canceled",
+TEST_CASE("IOC fills what it can and cancels the rest, FOK that cannot fill is canceled",
           "[sim][alpaca]") {
   auto cfg = fast_config();
   cfg.fill_chunk = decimal::parse("5").value();
@@ -194,7 +194,7 @@ TEST_CASE("IOC fills what it can and cancels the rest; FOK that cannot fill is c
   CHECK(str(c.get("/v2/orders/" + fok).json(), "filled_qty") == "0");
 }
 
-TEST_CASE("a DELETE streams canceled; a sell closes the position", "[sim][alpaca]") {
+TEST_CASE("a DELETE streams canceled, a sell closes the position", "[sim][alpaca]") {
   auto s = start_server();
   stream_client st{s->port(), s->ca_file()};
   REQUIRE(st.authenticate() == "authorized");

@@ -187,7 +187,7 @@ TEST_CASE("TWS order statuses map to brokerd's as §5 describes", "[ibkr]") {
   }
 }
 
-TEST_CASE("a working order with fills is partially filled; other statuses ignore fills", "[ibkr]") {
+TEST_CASE("a working order with fills is partially filled, other statuses ignore fills", "[ibkr]") {
   CHECK(ibkr::map_order_status("Submitted", dec("5")) == order_status::partially_filled);
   CHECK(ibkr::map_order_status("PreSubmitted", dec("0.5")) == order_status::partially_filled);
   CHECK(ibkr::map_order_status("Cancelled", dec("5")) == order_status::canceled);
