@@ -143,14 +143,18 @@ public:
   /// Hands out every request that may go at `now`, highest lane first and FIFO within a lane,
   /// charging the bucket and the window one token each; stops at the first request the limits
   /// refuse. Held lanes (paused) are skipped and keep their requests; before a pushback
-  /// deadline nothing is handed out. The caller sends the result in order.
-  [[nodiscard]] std::vector<Request> release(engine::steady_time now) {
+  /// deadline nothing is handed out. No more than `at_most` are handed out (a session that
+  /// keeps one request in flight asks for one). The caller sends the result in order.
+  [[nodiscard]] std::vector<Request> release(engine::steady_time now,
+                                             std::size_t at_most = SIZE_MAX) {
     std::vector<Request> out;
     for (std::size_t i = 0; i < lane_count; ++i) {
       if (held_[i])
         continue;
       auto& q = lanes_[i];
       while (!q.empty()) {
+        if (out.size() >= at_most)
+          return out;
         if (limit_wait(now) > engine::nanos::zero())
           return out;
         bucket_.try_take(now);

@@ -103,6 +103,12 @@ struct session_state {
 
   std::shared_ptr<net::https_client> rest;
   std::shared_ptr<net::wss_client> stream;
+  /// The same two connections, for closing them when the actor ends however it ends.
+  struct socket_box {
+    std::shared_ptr<net::https_client> rest;
+    std::shared_ptr<net::wss_client> stream;
+  };
+  std::shared_ptr<socket_box> sockets = std::make_shared<socket_box>();
   std::uint64_t stream_epoch = 0;
   bool stream_live = false;
   std::optional<engine::backoff> stream_retry;
@@ -268,6 +274,8 @@ void send_now(self_ptr self, std::uint64_t token) {
     return;
   }
   it->second.in_flight = true;
+  // One request at a time: a 429 then holds back every request behind it.
+  st.out.hold = true;
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   st.rest->request(it->second.request, [weak, token](net::https_result r) {
     if (auto h = caf::actor_cast<caf::actor>(weak.lock()))
@@ -321,6 +329,12 @@ void on_http(self_ptr self, std::uint64_t token, net::https_result r) {
   c.in_flight = false;
   if (st.closing)
     return;
+  st.out.hold = false;
+  // Whatever this answer leads to, the next queued request may go once the limits allow.
+  auto resume_pump = [self] {
+    if (!self->state.closing)
+      pump(self, self->state.out);
+  };
   if (r && r->status == 429) {
     ++st.rate_limited;
     auto wait = retry_after(*r);
@@ -329,7 +343,7 @@ void on_http(self_ptr self, std::uint64_t token, net::https_result r) {
                              std::to_string(wait.count()) + " ms before the next request");
     st.out.mailbox->pushback(self->clock().now() + wait);
     enqueue(self, token, true);
-    return;
+    return resume_pump();
   }
   if (c.retries_left > 0 && retriable(r)) {
     auto attempt = idempotent_retries - c.retries_left;
@@ -340,7 +354,7 @@ void on_http(self_ptr self, std::uint64_t token, net::https_result r) {
                              "); retrying");
     later(self, std::chrono::milliseconds{500 * (attempt + 1)},
           [self, token] { enqueue(self, token, true); });
-    return;
+    return resume_pump();
   }
   auto done = std::move(c.done);
   st.calls.erase(it);
@@ -349,7 +363,8 @@ void on_http(self_ptr self, std::uint64_t token, net::https_result r) {
   auto why = unreachable ? r.error().to_string() : std::string{};
   done(std::move(r));
   if (unreachable)
-    fail(self, "cannot reach Alpaca at " + describe_origin(st) + ": " + why);
+    return fail(self, "cannot reach Alpaca at " + describe_origin(st) + ": " + why);
+  resume_pump();
 }
 
 /// The text of a failed call for errors and logs (never a header value).
@@ -445,8 +460,8 @@ void fetch_balance(self_ptr self, std::function<void(std::expected<engine::balan
       auto e = parse_api_error(r->status, r->body);
       if (is_auth_failure(*r, e)) {
         auto why = "Alpaca refused the API key (" + e.to_string() + ")";
-        k(std::unexpected(make_error(gw_errc::session_unavailable, why)));
-        return auth_failed(self, why);
+        auth_failed(self, why);
+        return k(std::unexpected(make_error(gw_errc::session_unavailable, why)));
       }
       return k(std::unexpected(make_error(gw_errc::broker_rejected, "Alpaca: " + e.to_string())));
     }
@@ -494,7 +509,7 @@ void open_stream(self_ptr self) {
     return fail(self, "cannot open the trade_updates stream: " + client.error());
   if (st.stream)
     st.stream->close();
-  st.stream = std::move(*client);
+  st.stream = st.sockets->stream = std::move(*client);
   st.stream->connect();
 }
 
@@ -509,6 +524,7 @@ void stream_lost(self_ptr self, const std::string& why) {
   if (st.stream)
     st.stream->close();
   st.stream.reset();
+  st.sockets->stream.reset();
   arm_timer(self, timer::stream, delay);
 }
 
@@ -1153,6 +1169,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
     // Paced evenly over the minute with a small burst, and never more than the budget within
     // any window: what Alpaca counts.
     auto rpm = std::max<std::uint32_t>(init.cfg.requests_per_minute, 1);
+    init.out.batch = 1;
     init.out.mailbox.emplace(
         engine::token_bucket::per_period(rpm, std::chrono::minutes{1},
                                          std::max<std::uint32_t>(1, rpm / 20), now),
@@ -1170,15 +1187,15 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       if (!client)
         setup_error = client.error();
       else
-        init.rest = std::move(*client);
+        init.rest = init.sockets->rest = std::move(*client);
     }
     install_session_exception_handler(self, component, "Alpaca");
-    self->attach_functor([self](const caf::error&) {
-      auto& st = self->state;
-      if (st.rest)
-        st.rest->close();
-      if (st.stream)
-        st.stream->close();
+    // The state is gone when attachables run: they close what the box holds.
+    self->attach_functor([box = init.sockets](const caf::error&) {
+      if (box->rest)
+        box->rest->close();
+      if (box->stream)
+        box->stream->close();
     });
     if (!setup_error.empty()) {
       report_session_state(self, connection_state::auth_required, setup_error);

@@ -495,3 +495,14 @@ TEST_CASE("a request refused with a pushback goes back first in its lane, even i
   CHECK(m.release(t0 + 4s).empty());
   CHECK(ids(m.release(t0 + 5s)) == std::vector<int>{2, 3, 4});
 }
+
+TEST_CASE("release hands out at most what the caller asks for", "[rate_limit_mailbox]") {
+  auto m = unlimited();
+  for (int id = 1; id <= 4; ++id)
+    push_ok(m, lane::query, id, t0);
+  push_ok(m, lane::cancel, 5, t0);
+  CHECK(ids(m.release(t0, 1)) == std::vector<int>{5});
+  CHECK(ids(m.release(t0, 2)) == std::vector<int>{1, 2});
+  CHECK(m.release(t0, 0).empty());
+  CHECK(ids(m.release(t0)) == std::vector<int>{3, 4});
+}

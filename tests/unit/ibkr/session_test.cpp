@@ -12,6 +12,7 @@
 #include "actors/event_log_actor.hpp"
 #include "persistence/event_log.hpp"
 #include "tests/support/files.hpp"
+#include "tests/support/session_harness.hpp"
 #include "tools/sim/tws_server.hpp"
 
 using namespace brokerd;
@@ -23,20 +24,11 @@ namespace {
 
 decimal dec(const char* text) { return *decimal::parse(text); }
 
-struct harness {
+struct harness : test::session_harness {
   test::temp_dir dir{"brokerd-ibkr-session"};
   std::unique_ptr<tws::server> sim;
   std::shared_ptr<persistence::event_log> db;
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<caf::scoped_actor> self;
-  boost::asio::io_context io{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard =
-      boost::asio::make_work_guard(io);
-  std::thread io_thread;
   event_log_actor log_actor;
-  int next_order = 1;
-  std::vector<broker_session_actor> sessions;
 
   explicit harness(tws::config sim_cfg = {}) {
     sim_cfg.tick = std::chrono::milliseconds{20};
@@ -48,23 +40,14 @@ struct harness {
     auto opened = persistence::event_log::open(dir.path() / "events", persistence::open_mode::read_write);
     REQUIRE(opened.has_value());
     db = std::make_shared<persistence::event_log>(std::move(*opened));
-    cfg.add_message_types<caf::id_block::brokerd>();
-    sys = std::make_unique<caf::actor_system>(cfg);
-    self = std::make_unique<caf::scoped_actor>(*sys);
-    io_thread = std::thread{[this] { io.run(); }};
-    log_actor = spawn_event_log(*sys, db);
+    log_actor = spawn_event_log(system(), db);
   }
 
-  ~harness() {
-    for (auto& s : sessions)
-      (*self)->send_exit(s, caf::exit_reason::user_shutdown);
-    (*self)->send_exit(log_actor, caf::exit_reason::user_shutdown);
+  ~harness() override {
+    // The sessions first (the base class), then the log they write to.
+    stop_sessions();
+    self()->send_exit(log_actor, caf::exit_reason::user_shutdown);
     log_actor = nullptr;
-    self.reset();
-    sys.reset();
-    guard.reset();
-    io.stop();
-    io_thread.join();
   }
 
   connection_spec spec(std::vector<std::pair<std::string, std::string>> extra = {}) {
@@ -80,78 +63,14 @@ struct harness {
 
   /// Spawns a session whose supervisor and sink are this test's scoped actor.
   broker_session_actor start(const connection_spec& s) {
-    ibkr::environment env{&io, log_actor, db};
-    caf::actor me = caf::actor_cast<caf::actor>(*self);
-    sessions.push_back(ibkr::spawn_session(self->ptr(), s, me, me, env));
-    return sessions.back();
-  }
-
-  /// Waits for the session to report `want`; returns its reason.
-  std::optional<std::string> wait_state(connection_state want,
-                                        std::chrono::milliseconds limit = std::chrono::seconds{10}) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    std::optional<std::string> out;
-    bool done = false;
-    while (!done && std::chrono::steady_clock::now() < until)
-      (*self)->receive([&](state_atom, connection_state s, std::string& reason) {
-        if (s == want) {
-          out = reason;
-          done = true;
-        }
-      },
-                       [&](update_atom, std::string&, order_update&) {},
-                       caf::after(std::chrono::milliseconds{50}) >> [] {});
-    return out;
-  }
-
-  /// Waits for an update of `client_order_id` with status `want`.
-  std::optional<order_update> wait_update(const std::string& client_order_id,
-                                          engine::order_status want,
-                                          std::chrono::milliseconds limit = std::chrono::seconds{10}) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    std::optional<order_update> out;
-    while (!out && std::chrono::steady_clock::now() < until)
-      (*self)->receive(
-          [&](update_atom, std::string&, order_update& u) {
-            if (u.client_order_id == client_order_id && u.status == want)
-              out = u;
-          },
-          [&](state_atom, connection_state, std::string&) {},
-          caf::after(std::chrono::milliseconds{50}) >> [] {});
-    return out;
+    ibkr::environment env{&io(), log_actor, db};
+    return adopt(ibkr::spawn_session(self().ptr(), s, me(), me(), env));
   }
 
   engine::order order(engine::order_type type, const char* qty, std::optional<decimal> limit = {},
                       std::optional<decimal> stop = {}) {
-    engine::order o;
-    o.id = "ord_" + std::to_string(next_order);
-    o.client_order_id = "cid-" + std::to_string(next_order++);
-    o.user = "usr_unit";
-    o.connection = "conn_ibkr_unit";
-    o.broker = engine::broker_id::ibkr;
-    o.symbol = "AAPL";
-    o.quantity = dec(qty);
-    o.type = type;
-    o.limit_price = limit;
-    o.stop_price = stop;
-    return o;
-  }
-
-  template <class T, class... Ts> caf::expected<T> ask(const broker_session_actor& s, Ts&&... xs) {
-    caf::expected<T> out{caf::error{}};
-    (*self)->request(s, std::chrono::seconds{15}, std::forward<Ts>(xs)...)
-        .receive([&](T& value) { out = std::move(value); },
-                 [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-  /// Waits (bounded) for the session to end and returns its exit reason.
-  std::string wait_down(const broker_session_actor& s) {
-    (*self)->monitor(s);
-    std::string reason;
-    (*self)->receive([&](caf::down_msg& dm) { reason = describe(dm.reason).message; },
-                     caf::after(std::chrono::seconds{15}) >> [&] { reason = "still running"; });
-    return reason;
+    return session_harness::order(engine::broker_id::ibkr, "conn_ibkr_unit", type, dec(qty), limit,
+                                  stop);
   }
 };
 
