@@ -182,8 +182,15 @@ void connect_broker(self_ptr self, const persistence::user_record& user, connect
       .then(
           [self, rec, supervisor, respond](engine::balance& b) {
             auto& s = self->state;
+            auto sealed = persistence::encode_connection(rec, *s.cfg.vault);
+            if (!sealed) {
+              self->send(supervisor, stop_atom_v);
+              return respond(error_response(500, "internal_error",
+                                            "the credentials could not be sealed: " +
+                                                sealed.error().message));
+            }
             registry_writes writes{{std::string{persistence::registry_keys::connection} + rec.id,
-                                    persistence::encode_connection(rec)}};
+                                    std::move(*sealed)}};
             self->request(s.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
                           true, std::move(writes))
                 .then(

@@ -26,6 +26,8 @@ struct front_config {
   /// What new connections' sessions need (POST /api/brokers/:broker/test and /connect).
   actors::broker_resources resources;
   actors::supervisor_policy policy;
+  /// Seals the settings (credentials) of connections added at run time; required.
+  std::shared_ptr<const persistence::vault> vault;
 };
 
 /// Spawns the HTTP front actor: authenticates every /api request (bearer token), routes it,

@@ -39,6 +39,8 @@ std::string usage() {
          "  --scheduler-threads N     actor worker threads (default 2)\n"
          "  --scheduler-policy P      sharing or stealing (default sharing)\n"
          "  --paper-tick-ms N         price step of the demo paper connection (default 250)\n"
+         "  --master-key-file FILE    the credential vault's keys (default DATA_DIR/master.key,\n"
+         "                            created 0600 on first start; BROKERD_MASTER_KEY overrides)\n"
          "  --help                    this text\n";
 }
 
@@ -76,7 +78,8 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
       opts.demo = true;
     } else if (name == "data-dir" || name == "bind" || name == "http-port" ||
                name == "sync-status-events" || name == "scheduler-threads" ||
-               name == "scheduler-policy" || name == "paper-tick-ms") {
+               name == "scheduler-policy" || name == "paper-tick-ms" ||
+               name == "master-key-file") {
       auto v = value();
       if (!v)
         return std::unexpected(v.error());
@@ -86,6 +89,10 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
         opts.data_dir = *v;
       } else if (name == "bind") {
         opts.bind_address = *v;
+      } else if (name == "master-key-file") {
+        if (v->empty())
+          return std::unexpected(std::string{"--master-key-file needs a file"});
+        opts.master_key_file = *v;
       } else if (name == "http-port") {
         auto p = parse_uint<std::uint16_t>(name, *v, 65535);
         if (!p)

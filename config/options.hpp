@@ -29,6 +29,9 @@ struct options {
   std::string scheduler_policy = "sharing";
   /// --paper-tick-ms: price step of demo paper connections.
   std::uint32_t paper_tick_ms = 250;
+  /// --master-key-file: the vault's key file (mode 0600, one base64 key per line, the first
+  /// one current); empty: DATA_DIR/master.key. BROKERD_MASTER_KEY, when set, is used instead.
+  std::filesystem::path master_key_file;
   bool help = false;
 };
 

@@ -89,7 +89,42 @@ std::expected<user_record, error> decode_user(std::string_view json) {
   return u;
 }
 
-std::string encode_connection(const connection_record& c) {
+namespace {
+
+std::string settings_json(const std::vector<std::pair<std::string, std::string>>& settings) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartArray();
+  for (const auto& [k, v] : settings) {
+    w.StartArray();
+    w.String(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    w.EndArray();
+  }
+  w.EndArray();
+  return buf.GetString();
+}
+
+std::expected<std::vector<std::pair<std::string, std::string>>, error>
+read_settings(const rapidjson::Value& array) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!array.IsArray())
+    return std::unexpected(corrupt("connection", "settings"));
+  for (const auto& pair : array.GetArray()) {
+    if (!pair.IsArray() || pair.Size() != 2 || !pair[0].IsString() || !pair[1].IsString())
+      return std::unexpected(corrupt("connection", "settings"));
+    out.emplace_back(std::string{pair[0].GetString(), pair[0].GetStringLength()},
+                     std::string{pair[1].GetString(), pair[1].GetStringLength()});
+  }
+  return out;
+}
+
+} // namespace
+
+std::expected<std::string, error> encode_connection(const connection_record& c, const vault& v) {
+  auto sealed = v.seal(settings_json(c.settings), connection_aad(c.user, c.id));
+  if (!sealed)
+    return std::unexpected(sealed.error());
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
@@ -102,20 +137,23 @@ std::string encode_connection(const connection_record& c) {
   w.Bool(c.active);
   w.Key("createdAt");
   w.Int64(c.created_ns);
-  w.Key("settings");
-  w.StartArray();
-  for (const auto& [k, v] : c.settings) {
-    w.StartArray();
-    w.String(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    w.EndArray();
-  }
-  w.EndArray();
+  write_string(w, "sealedSettings", *sealed);
   w.EndObject();
-  return buf.GetString();
+  return std::string{buf.GetString()};
 }
 
-std::expected<connection_record, error> decode_connection(std::string_view json) {
+std::optional<std::string> sealed_key_id(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return std::nullopt;
+  auto it = doc.FindMember("sealedSettings");
+  if (it == doc.MemberEnd() || !it->value.IsString())
+    return std::nullopt;
+  return vault::key_id_of({it->value.GetString(), it->value.GetStringLength()});
+}
+
+std::expected<connection_record, error> decode_connection(std::string_view json, const vault& v) {
   auto doc = parse(json, "connection");
   if (!doc)
     return std::unexpected(doc.error());
@@ -140,15 +178,33 @@ std::expected<connection_record, error> decode_connection(std::string_view json)
   c.paper_trading = *paper;
   c.active = *active;
   c.created_ns = *created;
-  auto it = doc->FindMember("settings");
-  if (it == doc->MemberEnd() || !it->value.IsArray())
-    return std::unexpected(corrupt("connection", "settings"));
-  for (const auto& pair : it->value.GetArray()) {
-    if (!pair.IsArray() || pair.Size() != 2 || !pair[0].IsString() || !pair[1].IsString())
-      return std::unexpected(corrupt("connection", "settings"));
-    c.settings.emplace_back(std::string{pair[0].GetString(), pair[0].GetStringLength()},
-                            std::string{pair[1].GetString(), pair[1].GetStringLength()});
+  if (auto sealed = doc->FindMember("sealedSettings"); sealed != doc->MemberEnd()) {
+    if (!sealed->value.IsString())
+      return std::unexpected(corrupt("connection", "sealedSettings"));
+    auto opened = v.open({sealed->value.GetString(), sealed->value.GetStringLength()},
+                         connection_aad(c.user, c.id));
+    if (!opened)
+      return std::unexpected(error{opened.error().code,
+                                   "connection " + c.id + ": " + opened.error().message});
+    rapidjson::Document settings;
+    settings.Parse(opened->data(), opened->size());
+    if (settings.HasParseError())
+      return std::unexpected(corrupt("connection", "sealedSettings"));
+    auto list = read_settings(settings);
+    if (!list)
+      return std::unexpected(list.error());
+    c.settings = std::move(*list);
+    return c;
   }
+  // Stored before the vault existed: settings in plain, to be sealed again by the caller.
+  auto it = doc->FindMember("settings");
+  if (it == doc->MemberEnd())
+    return std::unexpected(corrupt("connection", "settings"));
+  auto list = read_settings(it->value);
+  if (!list)
+    return std::unexpected(list.error());
+  c.settings = std::move(*list);
+  c.stored_in_plain = true;
   return c;
 }
 

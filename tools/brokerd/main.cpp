@@ -3,6 +3,7 @@
 // in order: stop intake, stop sessions, drain the log, close sockets.
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -42,15 +43,15 @@ std::int64_t now_ns() {
 /// none; an existing one gets `settings` again when `refresh` (a simulator's port changes at
 /// every start).
 std::expected<void, std::string>
-ensure_demo_connection(persistence::event_log& log, const std::string& admin,
-                       const std::string& broker,
+ensure_demo_connection(persistence::event_log& log, const persistence::vault& vault,
+                       const std::string& admin, const std::string& broker,
                        std::vector<std::pair<std::string, std::string>> settings, bool refresh) {
   auto conns = log.scan_prefix(persistence::registry_keys::connection);
   if (!conns)
     return std::unexpected(conns.error().message);
   std::optional<persistence::connection_record> rec;
   for (const auto& entry : *conns) {
-    auto found = persistence::decode_connection(entry.value);
+    auto found = persistence::decode_connection(entry.value, vault);
     if (found && found->user == admin && found->broker == broker &&
         found->id.starts_with("conn_" + broker + "_demo")) {
       if (!refresh)
@@ -69,14 +70,77 @@ ensure_demo_connection(persistence::event_log& log, const std::string& admin,
     rec->created_ns = now_ns();
   }
   rec->settings = std::move(settings);
+  auto sealed = persistence::encode_connection(*rec, vault);
+  if (!sealed)
+    return std::unexpected(sealed.error().message);
   std::vector<persistence::registry_write> writes{
-      {std::string{persistence::registry_keys::connection} + rec->id,
-       persistence::encode_connection(*rec)}};
+      {std::string{persistence::registry_keys::connection} + rec->id, std::move(*sealed)}};
   if (auto ok = log.append({}, true, writes); !ok)
     return std::unexpected(ok.error().message);
   if (created)
     std::cout << "demo: created " << broker << " connection " << rec->id << std::endl;
   return {};
+}
+
+/// The credential vault: BROKERD_MASTER_KEY, else the key file (created with a fresh key, mode
+/// 0600, when missing and nothing sealed is stored yet). Every stored connection must name a
+/// key the vault has: a missing or wrong key stops the start with the key id it lacks.
+std::expected<std::shared_ptr<const persistence::vault>, std::string>
+open_vault(const config::options& opts, persistence::event_log& log) {
+  auto conns = log.scan_prefix(persistence::registry_keys::connection);
+  if (!conns)
+    return std::unexpected(conns.error().message);
+  std::optional<persistence::vault> v;
+  auto file = opts.master_key_file.empty() ? opts.data_dir / "master.key" : opts.master_key_file;
+  if (const char* env = std::getenv("BROKERD_MASTER_KEY"); env && *env) {
+    auto from_env = persistence::vault::from_env_value(env);
+    if (!from_env)
+      return std::unexpected(from_env.error().message);
+    v = std::move(*from_env);
+  } else if (std::filesystem::exists(file)) {
+    auto from_file = persistence::vault::from_key_file(file);
+    if (!from_file)
+      return std::unexpected(from_file.error().message);
+    v = std::move(*from_file);
+  } else {
+    for (const auto& entry : *conns)
+      if (persistence::sealed_key_id(entry.value))
+        return std::unexpected("stored credentials are sealed but the master key file " +
+                               file.string() +
+                               " is missing: restore it or set BROKERD_MASTER_KEY");
+    auto fresh = persistence::vault::with_keys({persistence::master_key::generate()});
+    if (auto ok = persistence::vault::write_key_file(file, fresh->keys()); !ok)
+      return std::unexpected(ok.error().message);
+    std::cout << "created the credential vault's master key in " << file.string()
+              << " (mode 0600): keep a copy, stored credentials cannot be read without it"
+              << std::endl;
+    v = std::move(*fresh);
+  }
+  for (const auto& entry : *conns) {
+    auto id = persistence::sealed_key_id(entry.value);
+    if (!id) {
+      // Stored before the vault, settings in plain: sealed now, in place.
+      auto rec = persistence::decode_connection(entry.value, *v);
+      if (!rec)
+        continue; // reported when the connections start
+      auto sealed = persistence::encode_connection(*rec, *v);
+      if (!sealed)
+        return std::unexpected(sealed.error().message);
+      std::vector<persistence::registry_write> writes{{entry.key, std::move(*sealed)}};
+      if (auto ok = log.append({}, true, writes); !ok)
+        return std::unexpected(ok.error().message);
+      std::cout << "connection " << rec->id << ": settings sealed by the vault" << std::endl;
+      continue;
+    }
+    bool known = false;
+    for (const auto& k : v->keys())
+      known = known || k.id == *id;
+    if (!known)
+      return std::unexpected("connection " + entry.key.substr(entry.key.find('/') + 1) +
+                             " is sealed under master key " + *id +
+                             ", which the given master key does not match (a wrong key?)");
+  }
+  return std::make_shared<const persistence::vault>(std::move(*v));
 }
 
 /// Stops every connection's session and waits (bounded) until its supervisor is gone: its
@@ -123,6 +187,11 @@ int run(const config::options& opts) {
     std::cerr << "brokerd: " << admin.error() << "\n";
     return 1;
   }
+  auto vault = open_vault(opts, *log);
+  if (!vault) {
+    std::cerr << "brokerd: credential vault: " << vault.error() << "\n";
+    return 1;
+  }
   if (admin->created)
     std::cout << "created admin user " << admin->user_id << "; its API token is in "
               << admin->token_file.string() << " (mode 0600)" << std::endl;
@@ -143,9 +212,9 @@ int run(const config::options& opts) {
     demo_tws = std::move(*tws);
     std::cout << "demo: TWS simulator listening on 127.0.0.1:" << demo_tws->port() << std::endl;
     auto paper = ensure_demo_connection(
-        *log, admin->user_id, "paper",
+        *log, **vault, admin->user_id, "paper",
         {{"prices", demo_prices}, {"tick_ms", std::to_string(opts.paper_tick_ms)}}, false);
-    auto ibkr = paper ? ensure_demo_connection(*log, admin->user_id, "ibkr",
+    auto ibkr = paper ? ensure_demo_connection(*log, **vault, admin->user_id, "ibkr",
                                                {{"host", "127.0.0.1"},
                                                 {"port", std::to_string(demo_tws->port())},
                                                 {"client_id", "0"}},
@@ -165,7 +234,7 @@ int run(const config::options& opts) {
               << std::endl;
     auto alpaca_conn =
         ibkr ? ensure_demo_connection(
-                   *log, admin->user_id, "alpaca",
+                   *log, **vault, admin->user_id, "alpaca",
                    {{"key_id", acfg.key_id},
                     {"secret", acfg.secret},
                     {"paper", "true"},
@@ -219,6 +288,7 @@ int run(const config::options& opts) {
   fcfg.router = router;
   fcfg.follow_from = log->last_seq() + 1;
   fcfg.resources = resources;
+  fcfg.vault = *vault;
   auto front = api::spawn_front(sys, std::move(fcfg));
   std::thread io_thread{[&ioc] { ioc.run(); }};
 
@@ -228,12 +298,14 @@ int run(const config::options& opts) {
     return 1;
   }
   for (const auto& entry : *conns) {
-    auto rec = persistence::decode_connection(entry.value);
+    auto rec = persistence::decode_connection(entry.value, **vault);
     if (!rec) {
+      // Left as stored: a changed record is reported, never rewritten or dropped.
       actors::log::error("startup",
                          "unreadable connection record " + entry.key + ": " + rec.error().message);
       continue;
     }
+
     if (!rec->active)
       continue;
     auto sup = actors::start_connection(sys, *rec, resources, log_actor, router);

@@ -130,7 +130,7 @@ public:
     };
     for (const auto& c : connections_)
       writes.push_back({std::string{persistence::registry_keys::connection} + c.id,
-                        persistence::encode_connection(c)});
+                        *persistence::encode_connection(c, *vault_)});
     REQUIRE(log_->append({}, true, writes).has_value());
     auto bk = actors::paper::book::open((dir_ / "paper-book").string());
     REQUIRE(bk.has_value());
@@ -168,6 +168,7 @@ private:
     fcfg.follow_from = log_->last_seq() + 1;
     fcfg.timeout = opts_.timeout;
     fcfg.resources = resources;
+    fcfg.vault = vault_;
     front = api::spawn_front(*sys_, std::move(fcfg));
     for (const auto& rec : connections_) {
       if (opts_.stand_in) {
@@ -290,6 +291,8 @@ private:
   gateway_options opts_;
   temp_dir dir_{"brokerd-front"};
   std::shared_ptr<persistence::event_log> log_;
+  std::shared_ptr<const persistence::vault> vault_ = std::make_shared<const persistence::vault>(
+      *persistence::vault::with_keys({persistence::master_key::generate()}));
   std::shared_ptr<actors::paper::book> book_;
   std::vector<persistence::connection_record> connections_;
   asio::io_context ioc_;
