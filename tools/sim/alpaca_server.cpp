@@ -34,7 +34,7 @@
 #include <rapidjson/writer.h>
 
 #include "tools/sim/alpaca_book.hpp"
-#include "tools/sim/alpaca_tls.hpp"
+#include "tools/sim/tls_identity.hpp"
 
 namespace brokerd::sim::alpaca {
 
@@ -658,15 +658,10 @@ std::expected<std::unique_ptr<server>, std::string> server::start(config cfg) {
     return std::unexpected("alpaca simulator: " + *bad);
   bool temporary = cfg.tls_dir.empty();
   if (temporary) {
-    std::error_code fec;
-    auto base = std::filesystem::temp_directory_path(fec);
-    if (fec)
-      return std::unexpected("alpaca simulator: no temporary directory: " + fec.message());
-    auto pattern = (base / "brokerd-alpaca-sim-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr)
-      return std::unexpected("alpaca simulator: cannot create a directory under " +
-                             base.string());
-    cfg.tls_dir = pattern;
+    auto dir = make_temporary_tls_dir("alpaca");
+    if (!dir)
+      return std::unexpected("alpaca simulator: " + dir.error());
+    cfg.tls_dir = *dir;
   }
   auto identity = make_tls_identity(cfg.tls_dir);
   if (!identity) {
@@ -682,17 +677,8 @@ std::expected<std::unique_ptr<server>, std::string> server::start(config cfg) {
   // From here on the destructor of `server` owns the cleanup of a temporary directory.
   std::unique_ptr<server> s{new server{std::move(p)}};
   auto& q = *s->impl_;
-  error_code ec;
-  q.ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                            ssl::context::no_tlsv1_1,
-                        ec);
-  const auto& chain = identity->certificate_chain_pem;
-  const auto& key = identity->private_key_pem;
-  if (q.ssl_ctx.use_certificate_chain(asio::buffer(chain), ec); ec)
-    return std::unexpected("alpaca simulator: the server certificate: " + ec.message());
-  if (q.ssl_ctx.use_private_key(asio::buffer(key), ssl::context::pem, ec); ec)
-    return std::unexpected("alpaca simulator: the server key: " + ec.message());
+  if (auto loaded = use_tls_identity(q.ssl_ctx, *identity); !loaded)
+    return std::unexpected("alpaca simulator: " + loaded.error());
   if (auto listening = io_thread::listen(q.acceptor, q.cfg.bind, q.cfg.port, "alpaca simulator");
       !listening)
     return std::unexpected(listening.error());
