@@ -26,6 +26,8 @@
 #include "persistence/event_codec.hpp"
 #include "persistence/event_log.hpp"
 #include "persistence/order_projection.hpp"
+#include "persistence/records.hpp"
+#include "persistence/vault.hpp"
 #include "persistence/verify.hpp"
 #include "tools/brokerctl/output.hpp"
 
@@ -63,6 +65,11 @@ commands:
   state    rebuild every order from the log
              --at SEQ        as of sequence number SEQ (default: the end of the log)
              --format F      jsonl (default) or table
+  keys rotate
+           seal every stored credential under a fresh master key (brokerd stopped):
+             --key-file F    the vault's key file (default DATA_DIR/master.key);
+                             the new key is written first, the old ones kept until
+                             every record is sealed again in one atomic write
   help     print this text
 
 The database is opened read-only when no process holds it, and as a secondary
@@ -87,6 +94,7 @@ struct options {
   bool follow = false;
   bool table = false;
   std::optional<std::uint64_t> at;
+  std::string key_file;
 };
 
 struct usage_error {
@@ -116,10 +124,17 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
     return std::unexpected(usage_error{"missing command"});
   options o;
   o.command = args[0];
+  if (o.command == "keys") {
+    if (args.size() < 2 || args[1] != "rotate")
+      return std::unexpected(usage_error{"keys needs the subcommand rotate"});
+    o.command = "keys-rotate";
+    args.erase(args.begin());
+  }
   static const std::map<std::string_view, std::set<std::string_view>> allowed{
       {"replay", {"--data-dir", "--order", "--since", "--limit", "--follow", "--format"}},
       {"verify", {"--data-dir"}},
       {"state", {"--data-dir", "--at", "--format"}},
+      {"keys-rotate", {"--data-dir", "--key-file"}},
   };
   auto command = allowed.find(o.command);
   if (command == allowed.end())
@@ -162,6 +177,10 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       o.data_dir = *value;
     } else if (flag == "--order") {
       o.order = std::string{*value};
+    } else if (flag == "--key-file") {
+      if (value->empty())
+        return std::unexpected(usage_error{"--key-file must not be empty"});
+      o.key_file = *value;
     } else if (flag == "--format") {
       if (*value != "jsonl" && *value != "table")
         return std::unexpected(
@@ -355,6 +374,76 @@ int run_state(const options& o) {
   return result->damaged.empty() ? exit_ok : exit_damaged;
 }
 
+/// keys rotate: every connection record is opened with the current keys and sealed again
+/// under a new one. Crash-safe: the key file gains the new key (first) before the records
+/// change, the records change in one atomic write, and only then are the old keys dropped.
+int run_keys_rotate(const options& o) {
+  std::filesystem::path data{o.data_dir};
+  auto key_file = o.key_file.empty() ? data / "master.key" : std::filesystem::path{o.key_file};
+  auto current = persistence::vault::from_key_file(key_file);
+  if (!current) {
+    write_err("brokerctl: " + current.error().message + "\n");
+    return exit_for(current.error());
+  }
+  auto dir = log_dir(data);
+  auto held = persistence::database::is_held_by_writer(dir);
+  if (!held || *held) {
+    write_err(held ? "brokerctl: brokerd is running on " + dir.string() +
+                         ": stop it first (the database has one writer)\n"
+                   : "brokerctl: " + held.error().to_string() + "\n");
+    return exit_io;
+  }
+  auto log = event_log::open(dir, open_mode::read_write);
+  if (!log) {
+    write_err("brokerctl: " + log.error().to_string() + "\n");
+    return exit_for(log.error());
+  }
+  auto entries = log->scan_prefix(persistence::registry_keys::connection);
+  if (!entries) {
+    write_err("brokerctl: " + entries.error().to_string() + "\n");
+    return exit_io;
+  }
+  std::vector<std::pair<std::string, persistence::connection_record>> records;
+  for (const auto& e : *entries) {
+    auto rec = persistence::decode_connection(e.value, *current);
+    if (!rec) {
+      write_err("brokerctl: nothing changed: " + rec.error().message + "\n");
+      return exit_faults;
+    }
+    records.emplace_back(e.key, std::move(*rec));
+  }
+  auto fresh = persistence::master_key::generate();
+  std::vector<persistence::master_key> keys{fresh};
+  keys.insert(keys.end(), current->keys().begin(), current->keys().end());
+  if (auto ok = persistence::vault::write_key_file(key_file, keys); !ok) {
+    write_err("brokerctl: nothing changed: " + ok.error().message + "\n");
+    return exit_io;
+  }
+  auto next = *persistence::vault::with_keys({fresh});
+  std::vector<persistence::registry_write> writes;
+  for (const auto& [key, rec] : records) {
+    auto sealed = persistence::encode_connection(rec, next);
+    if (!sealed) {
+      write_err("brokerctl: records unchanged: " + sealed.error().message + "\n");
+      return exit_io;
+    }
+    writes.push_back({key, std::move(*sealed)});
+  }
+  if (auto ok = log->append({}, true, writes); !ok) {
+    write_err("brokerctl: records unchanged (the key file holds both keys): " +
+              ok.error().to_string() + "\n");
+    return exit_io;
+  }
+  if (auto ok = persistence::vault::write_key_file(key_file, {fresh}); !ok) {
+    write_err("brokerctl: records sealed under " + fresh.id +
+              "; the old keys are still in the key file: " + ok.error().message + "\n");
+    return exit_io;
+  }
+  write_out("sealed " + std::to_string(records.size()) + " connection record(s) under master key " +
+            fresh.id + " (was " + current->current_key_id() + ")\n");
+  return exit_ok;
+}
+
 int run(int argc, char** argv) {
   if (argc == 2) {
     std::string_view only = argv[1];
@@ -373,6 +462,8 @@ int run(int argc, char** argv) {
     return run_replay(*o);
   if (o->command == "verify")
     return run_verify(*o);
+  if (o->command == "keys-rotate")
+    return run_keys_rotate(*o);
   return run_state(*o);
 }
 
