@@ -34,6 +34,13 @@ std::expected<void, api_error> check_members(const rapidjson::Value& obj, std::s
   return {};
 }
 
+api_error custom_host_forbidden(const std::string& field) {
+  return bad("custom_host_forbidden",
+             field + " names a custom broker endpoint, which this server does not allow (start "
+                     "brokerd with --allow-custom-hosts to permit it)",
+             403);
+}
+
 const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
   auto it = obj.FindMember(name);
   if (it == obj.MemberEnd() || it->value.IsNull())
@@ -72,7 +79,8 @@ std::expected<std::int64_t, api_error> int_member(const rapidjson::Value& obj, c
 } // namespace
 
 std::expected<connect_request, api_error> parse_connect_request(std::string_view broker,
-                                                                std::string_view body) {
+                                                                std::string_view body,
+                                                                bool allow_custom_hosts) {
   connect_request out;
   auto id = engine::parse_broker_id(broker);
   if (!id)
@@ -124,6 +132,8 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
       auto account = string_member(*creds, "account", false, 32);
       if (!account)
         return std::unexpected(account.error());
+      if (!allow_custom_hosts && *host != "127.0.0.1" && *host != "localhost" && *host != "::1")
+        return std::unexpected(custom_host_forbidden("credentials.host"));
       out.settings = {{"host", *host},
                       {"port", std::to_string(*port)},
                       {"client_id", std::to_string(*client)}};
@@ -167,8 +177,11 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
         auto text = string_member(*creds, member_name, false, 4096);
         if (!text)
           return std::unexpected(text.error());
-        if (!text->empty())
-          out.settings.emplace_back(key_name, *text);
+        if (text->empty())
+          continue;
+        if (!allow_custom_hosts)
+          return std::unexpected(custom_host_forbidden(std::string{"credentials."} + member_name));
+        out.settings.emplace_back(key_name, *text);
       }
       for (auto [member_name, key_name, lo, hi] :
            {std::tuple{"requestsPerMinute", "requests_per_minute", 1, 1'000},

@@ -32,7 +32,11 @@ struct connect_request {
 /// invalid_field, missing_field (as for orders); unknown_broker (404) for a broker that does
 /// not exist; broker_unavailable (501) for one this build cannot connect to yet. Secret values
 /// never appear in a message.
+/// With `allow_custom_hosts` false, a body that names its own broker endpoint — Alpaca's
+/// baseUrl, streamUrl or caFile, an IBKR host that is not loopback — is refused with 403
+/// custom_host_forbidden: only the brokers' official hosts (and a local TWS) are reachable.
 std::expected<connect_request, api_error> parse_connect_request(std::string_view broker,
-                                                                std::string_view body);
+                                                                std::string_view body,
+                                                                bool allow_custom_hosts = false);
 
 } // namespace brokerd::api

@@ -279,7 +279,7 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       continue;
     if (method != "POST")
       return respond(error_response(405, "method_not_allowed", "use POST"));
-    auto parsed = parse_connect_request((*params)["broker"], req.body);
+    auto parsed = parse_connect_request((*params)["broker"], req.body, st.cfg.allow_custom_hosts);
     if (!parsed)
       return respond(error_response(parsed.error()));
     if (auto refused = premium_check(user, parsed->broker))

@@ -26,6 +26,8 @@ struct front_config {
   /// What new connections' sessions need (POST /api/brokers/:broker/test and /connect).
   actors::broker_resources resources;
   actors::supervisor_policy policy;
+  /// Whether connections may name their own broker hosts (--allow-custom-hosts).
+  bool allow_custom_hosts = false;
   /// Seals the settings (credentials) of connections added at run time; required.
   std::shared_ptr<const persistence::vault> vault;
 };

@@ -39,6 +39,8 @@ std::string usage() {
          "  --scheduler-threads N     actor worker threads (default 2)\n"
          "  --scheduler-policy P      sharing or stealing (default sharing)\n"
          "  --paper-tick-ms N         price step of the demo paper connection (default 250)\n"
+         "  --allow-custom-hosts      let connections name their own broker hosts and CA files\n"
+         "                            (on with --demo; off: official hosts, IBKR on loopback)\n"
          "  --master-key-file FILE    the credential vault's keys (default DATA_DIR/master.key,\n"
          "                            created 0600 on first start; BROKERD_MASTER_KEY overrides)\n"
          "  --help                    this text\n";
@@ -76,6 +78,11 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
       if (auto ok = flag(); !ok)
         return std::unexpected(ok.error());
       opts.demo = true;
+      opts.allow_custom_hosts = true;
+    } else if (name == "allow-custom-hosts") {
+      if (auto ok = flag(); !ok)
+        return std::unexpected(ok.error());
+      opts.allow_custom_hosts = true;
     } else if (name == "data-dir" || name == "bind" || name == "http-port" ||
                name == "sync-status-events" || name == "scheduler-threads" ||
                name == "scheduler-policy" || name == "paper-tick-ms" ||

@@ -19,6 +19,10 @@ struct options {
   std::uint16_t http_port = 8080;
   /// --demo: create a paper connection for the admin user if none exists.
   bool demo = false;
+  /// --allow-custom-hosts: connections may name their own broker hosts (Alpaca baseUrl and
+  /// streamUrl, an IBKR host beyond loopback, a CA file). Off by default, so that a user
+  /// cannot aim brokerd at other services; on with --demo (its simulators are such hosts).
+  bool allow_custom_hosts = false;
   /// --sync-status-events=true|false: fsync every order status event (the intent is always
   /// fsynced).
   bool sync_status_events = true;

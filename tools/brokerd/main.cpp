@@ -289,6 +289,7 @@ int run(const config::options& opts) {
   fcfg.follow_from = log->last_seq() + 1;
   fcfg.resources = resources;
   fcfg.vault = *vault;
+  fcfg.allow_custom_hosts = opts.allow_custom_hosts;
   auto front = api::spawn_front(sys, std::move(fcfg));
   std::thread io_thread{[&ioc] { ioc.run(); }};
 

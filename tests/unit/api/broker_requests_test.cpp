@@ -19,7 +19,8 @@ std::string setting(const brokerd::api::connect_request& r, const std::string& k
 TEST_CASE("an IBKR connect body becomes the session's settings", "[unit][api]") {
   auto r = parse_connect_request(
       "ibkr",
-      R"({"isPaperTrading":false,"credentials":{"host":"10.0.0.5","port":4001,"clientId":17,"account":"U1234567"}})");
+      R"({"isPaperTrading":false,"credentials":{"host":"10.0.0.5","port":4001,"clientId":17,"account":"U1234567"}})",
+      true);
   REQUIRE(r.has_value());
   CHECK(r->broker == engine::broker_id::ibkr);
   CHECK_FALSE(r->paper_trading);
@@ -47,7 +48,8 @@ TEST_CASE("an Alpaca connect body becomes the session's settings", "[unit][api]"
       "alpaca",
       R"({"isPaperTrading":false,"credentials":{"apiKey":"AK1","apiSecret":"s3cret-value",)"
       R"("baseUrl":"https://127.0.0.1:8443","streamUrl":"wss://[::1]:8443/stream","caFile":"/tmp/ca.pem",)"
-      R"("requestsPerMinute":1000,"requestTimeoutMs":2500,"reconcileIntervalMs":0}})");
+      R"("requestsPerMinute":1000,"requestTimeoutMs":2500,"reconcileIntervalMs":0}})",
+      true);
   REQUIRE(full.has_value());
   CHECK_FALSE(full->paper_trading);
   CHECK(setting(*full, "paper") == "false");
@@ -57,6 +59,35 @@ TEST_CASE("an Alpaca connect body becomes the session's settings", "[unit][api]"
   CHECK(setting(*full, "requests_per_minute") == "1000");
   CHECK(setting(*full, "request_timeout_ms") == "2500");
   CHECK(setting(*full, "reconcile_interval_ms") == "0");
+}
+
+TEST_CASE("custom broker endpoints need the server's permission", "[unit][api]") {
+  struct endpoint_case {
+    std::string broker;
+    std::string body;
+  };
+  const std::vector<endpoint_case> custom{
+      {"ibkr", R"({"credentials":{"host":"10.0.0.5","port":4001,"clientId":1}})"},
+      {"ibkr", R"({"credentials":{"host":"tws.internal","port":4001,"clientId":1}})"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","baseUrl":"https://169.254.169.254"}})"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","streamUrl":"wss://evil.example/stream"}})"},
+      {"alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s3cret-value","caFile":"/etc/passwd"}})"},
+  };
+  for (const auto& c : custom) {
+    INFO(c.body);
+    auto refused = parse_connect_request(c.broker, c.body);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().status == 403);
+    CHECK(refused.error().error == "custom_host_forbidden");
+    CHECK(refused.error().message.find("--allow-custom-hosts") != std::string::npos);
+    CHECK(refused.error().message.find("s3cret-value") == std::string::npos);
+    CHECK(parse_connect_request(c.broker, c.body, true).has_value());
+  }
+  // Official hosts and a local TWS need no permission.
+  CHECK(parse_connect_request("alpaca", R"({"credentials":{"apiKey":"k","apiSecret":"s"}})"));
+  for (auto host : {"127.0.0.1", "localhost", "::1"})
+    CHECK(parse_connect_request(
+        "ibkr", std::string{R"({"credentials":{"host":")"} + host + R"(","port":4002,"clientId":0}})"));
 }
 
 TEST_CASE("a paper connect body takes an optional starting cash", "[unit][api]") {
@@ -116,7 +147,7 @@ TEST_CASE("bad connect bodies name the problem and never echo a value", "[unit][
   };
   for (const auto& c : cases) {
     INFO(c.broker << " " << c.body);
-    auto r = parse_connect_request(c.broker, c.body);
+    auto r = parse_connect_request(c.broker, c.body, true);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().status == c.status);
     CHECK(r.error().error == c.error);
