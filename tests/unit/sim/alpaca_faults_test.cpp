@@ -13,13 +13,10 @@ using brokerd::test::alpaca::fast_config;
 using brokerd::test::alpaca::rest_client;
 using brokerd::test::alpaca::start_server;
 using brokerd::test::alpaca::stream_client;
+using brokerd::test::str;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string str(const rapidjson::Value& v, const char* name) {
-  return v.HasMember(name) && v[name].IsString() ? v[name].GetString() : std::string{"<none>"};
-}
 
 constexpr const char* market_buy =
     R"({"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day"})";

@@ -3,7 +3,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <charconv>
 #include <string>
 #include <thread>
 
@@ -12,18 +11,8 @@
 using brokerd::test::alpaca::fast_config;
 using brokerd::test::alpaca::rest_client;
 using brokerd::test::alpaca::start_server;
+using brokerd::test::retry_after_seconds;
 using std::chrono::milliseconds;
-
-namespace {
-
-/// The whole seconds of a Retry-After header; 0 when it is missing or not a number.
-int retry_after_seconds(const std::string& value) {
-  int seconds = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  return ec == std::errc{} && ptr == value.data() + value.size() ? seconds : 0;
-}
-
-} // namespace
 
 TEST_CASE("a request sent before Retry-After runs out is an early retry and one sent after is not",
           "[sim][alpaca]") {

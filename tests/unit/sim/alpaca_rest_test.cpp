@@ -13,13 +13,10 @@ using brokerd::test::alpaca::fast_config;
 using brokerd::test::alpaca::http_reply;
 using brokerd::test::alpaca::rest_client;
 using brokerd::test::alpaca::start_server;
+using brokerd::test::str;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string str(const rapidjson::Value& v, const char* name) {
-  return v.HasMember(name) && v[name].IsString() ? v[name].GetString() : std::string{"<none>"};
-}
 
 /// Polls GET /v2/orders/{id} until its status is `status` (at most 3 s).
 bool wait_status(rest_client& c, const std::string& id, const std::string& status) {

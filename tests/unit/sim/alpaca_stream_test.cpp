@@ -13,13 +13,10 @@ using brokerd::test::alpaca::parse;
 using brokerd::test::alpaca::rest_client;
 using brokerd::test::alpaca::start_server;
 using brokerd::test::alpaca::stream_client;
+using brokerd::test::str;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string str(const rapidjson::Value& v, const char* name) {
-  return v.HasMember(name) && v[name].IsString() ? v[name].GetString() : std::string{"<none>"};
-}
 
 /// An event of `order_id` named `name`.
 auto event_of(const std::string& order_id, const std::string& name) {

@@ -1,8 +1,8 @@
 #pragma once
 
-// Small blocking clients for the Alpaca simulator in tests: HTTPS requests on one keep-alive
-// connection and a /stream websocket, both over TLS verified against a given CA. Every
-// operation has a timeout; nothing blocks forever. Beast stays inside the .cpp.
+// Small blocking clients for the Alpaca simulator in tests: HTTPS requests with the APCA key
+// pair (https_test_client.hpp) and a /stream websocket over TLS verified against a given CA.
+// Every operation has a timeout; nothing blocks forever. Beast stays inside the .cpp.
 
 #include <chrono>
 #include <cstdint>
@@ -18,6 +18,7 @@
 
 #include <rapidjson/document.h>
 
+#include "tests/unit/sim/support/https_test_client.hpp"
 #include "tools/sim/alpaca_server.hpp"
 
 namespace brokerd::test::alpaca {
@@ -30,49 +31,15 @@ sim::alpaca::config fast_config();
 /// Starts a simulator on an ephemeral loopback port; throws std::runtime_error on failure.
 std::unique_ptr<sim::alpaca::server> start_server(sim::alpaca::config cfg = fast_config());
 
-/// Parses JSON (an empty document for text that is not JSON).
-rapidjson::Document parse(std::string_view text);
+using test::http_reply;
+using test::parse;
 
-/// A status, the response headers (names lower-cased) and the body.
-struct http_reply {
-  unsigned status = 0;
-  std::map<std::string, std::string> headers;
-  std::string body;
-  [[nodiscard]] rapidjson::Document json() const { return parse(body); }
-  [[nodiscard]] std::string header(const std::string& lower_name) const {
-    auto it = headers.find(lower_name);
-    return it == headers.end() ? std::string{} : it->second;
-  }
-};
-
-/// One HTTPS keep-alive connection to 127.0.0.1:port. Not thread-safe.
-class rest_client {
+/// An HTTPS client that sends the key pair of the simulator's defaults unless `headers` is
+/// changed.
+class rest_client : public https_client {
 public:
-  /// Connects and completes the TLS handshake, verifying the server against `ca` for the
-  /// address 127.0.0.1 (an empty `ca` trusts nothing); throws std::runtime_error with the
-  /// reason when that fails.
+  /// See https_client: connects and verifies the server against `ca`; throws on failure.
   rest_client(std::uint16_t port, const std::filesystem::path& ca);
-  ~rest_client();
-  rest_client(const rest_client&) = delete;
-  rest_client& operator=(const rest_client&) = delete;
-
-  /// Sent with every request; the APCA pair of the simulator's defaults unless changed.
-  std::vector<std::pair<std::string, std::string>> headers{
-      {"APCA-API-KEY-ID", "demo-key"}, {"APCA-API-SECRET-KEY", "demo-secret"}};
-
-  /// One request; status 0 when it timed out or the connection failed (the client is then
-  /// closed).
-  http_reply request(std::string_view method, std::string_view target, std::string body = {},
-                     milliseconds timeout = milliseconds{3000});
-  http_reply get(std::string_view target) { return request("GET", target); }
-  http_reply post(std::string_view target, std::string body) {
-    return request("POST", target, std::move(body));
-  }
-  http_reply del(std::string_view target) { return request("DELETE", target); }
-
-private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
 };
 
 /// One websocket frame.
