@@ -1,4 +1,4 @@
-// broker-sim: runs broker simulators (TWS, Alpaca) on local ports until SIGINT/SIGTERM,
+// broker-sim: runs broker simulators (TWS, Alpaca, Schwab) on local ports until SIGINT/SIGTERM,
 // then prints their statistics. Each simulator has its own `--<name>-port` flag; the market
 // flags (--prices, --tick-ms, --fill-chunk, --cash) apply to every simulator started.
 
@@ -17,6 +17,7 @@
 
 #include "tools/sim/alpaca_server.hpp"
 #include "tools/sim/price_paths.hpp"
+#include "tools/sim/schwab_server.hpp"
 #include "tools/sim/tws_server.hpp"
 
 namespace {
@@ -24,7 +25,8 @@ namespace {
 namespace sim = brokerd::sim;
 using brokerd::engine::decimal;
 
-constexpr std::string_view usage = R"(usage: broker-sim [--tws-port N] [--alpaca-port N] [options]
+constexpr std::string_view usage =
+    R"(usage: broker-sim [--tws-port N] [--alpaca-port N] [--schwab-port N] [options]
 
 Simulated brokers on local ports, for tests and demos. Runs until SIGINT or SIGTERM, then
 prints statistics and exits 0.
@@ -32,6 +34,8 @@ prints statistics and exits 0.
 simulators (at least one):
   --tws-port N          IBKR TWS API socket simulator (server version 178); 0 = ephemeral port
   --alpaca-port N       Alpaca Trading API v2 simulator (REST and /stream over TLS); 0 = ephemeral
+  --schwab-port N       Charles Schwab Trader API simulator (OAuth and /trader/v1 over TLS);
+                        0 = ephemeral
 
 common:
   --bind ADDR           address to listen on (default 127.0.0.1)
@@ -48,12 +52,27 @@ alpaca:
   --alpaca-key ID       the accepted APCA-API-KEY-ID (default demo-key)
   --alpaca-secret S     the accepted APCA-API-SECRET-KEY (default demo-secret)
   --tls-dir DIR         where the generated CA (ca.pem) and server certificate are written
-                        (default: a temporary directory removed at exit)
+                        (default: a temporary directory removed at exit); shared with the
+                        Schwab simulator (see below)
   --alpaca-requests-per-minute N
                         REST requests per key admitted within the rate window before 429
                         with Retry-After (default 200)
   --alpaca-rate-window-ms N
                         the length of the sliding rate window in ms (default 60000)
+
+schwab:
+  --schwab-app-key K    the app key (OAuth client_id) (default demo-app-key)
+  --schwab-app-secret S the app secret (default demo-app-secret)
+  --schwab-refresh-token T
+                        a refresh token valid from the start, without a browser login
+                        (default demo-refresh-token)
+  --schwab-requests-per-minute N
+                        Trader API requests admitted within the rate window before 429 with
+                        Retry-After (default 120)
+  --schwab-rate-window-ms N
+                        the length of the sliding rate window in ms (default 60000)
+  The CA goes to --tls-dir DIR, or to DIR/schwab when the Alpaca simulator runs as well (each
+  simulator has its own CA); the listening line names it.
 
   --help                this text
 )";
@@ -64,6 +83,8 @@ struct options {
   sim::tws::config tws;
   std::optional<std::uint16_t> alpaca_port;
   sim::alpaca::config alpaca;
+  std::optional<std::uint16_t> schwab_port;
+  sim::schwab::config schwab;
 };
 
 template <class T> std::optional<T> parse_number(std::string_view text) {
@@ -100,16 +121,20 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       return std::unexpected(std::string{flag} + " '" + std::string{value} +
                              "': " + std::string{what});
     };
-    if (flag == "--tws-port" || flag == "--alpaca-port") {
+    if (flag == "--tws-port" || flag == "--alpaca-port" || flag == "--schwab-port") {
       auto port = parse_number<std::uint16_t>(value);
       if (!port)
         return bad("not a port number");
-      (flag == "--tws-port" ? o.tws_port : o.alpaca_port) = *port;
+      (flag == "--tws-port"      ? o.tws_port
+       : flag == "--alpaca-port" ? o.alpaca_port
+                                 : o.schwab_port) = *port;
       o.tws.port = o.tws_port.value_or(0);
       o.alpaca.port = o.alpaca_port.value_or(0);
+      o.schwab.port = o.schwab_port.value_or(0);
     } else if (flag == "--bind") {
       o.tws.bind = std::string{value};
       o.alpaca.bind = std::string{value};
+      o.schwab.bind = std::string{value};
     } else if (flag == "--alpaca-key" || flag == "--alpaca-secret") {
       if (value.empty())
         return bad("must not be empty");
@@ -118,6 +143,7 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       if (value.empty())
         return bad("must not be empty");
       o.alpaca.tls_dir = std::string{value};
+      o.schwab.tls_dir = std::string{value};
     } else if (flag == "--alpaca-requests-per-minute") {
       auto n = parse_number<std::uint32_t>(value);
       if (!n || *n == 0)
@@ -128,6 +154,25 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       if (!ms || *ms == 0 || *ms > 3'600'000)
         return bad("1..3600000 expected");
       o.alpaca.rate_window = std::chrono::milliseconds{*ms};
+    } else if (flag == "--schwab-app-key" || flag == "--schwab-app-secret" ||
+               flag == "--schwab-refresh-token") {
+      if (value.empty())
+        return bad("must not be empty");
+      if (flag == "--schwab-app-key" && value.find(':') != std::string_view::npos)
+        return bad("must not contain ':'");
+      (flag == "--schwab-app-key"      ? o.schwab.app_key
+       : flag == "--schwab-app-secret" ? o.schwab.app_secret
+                                       : o.schwab.refresh_token) = std::string{value};
+    } else if (flag == "--schwab-requests-per-minute") {
+      auto n = parse_number<std::uint32_t>(value);
+      if (!n || *n == 0)
+        return bad("a positive integer expected");
+      o.schwab.requests_per_minute = *n;
+    } else if (flag == "--schwab-rate-window-ms") {
+      auto ms = parse_number<std::uint32_t>(value);
+      if (!ms || *ms == 0 || *ms > 3'600'000)
+        return bad("1..3600000 expected");
+      o.schwab.rate_window = std::chrono::milliseconds{*ms};
     } else if (flag == "--tws-account") {
       if (value.empty() || value.find(',') != std::string_view::npos)
         return bad("one account code expected");
@@ -137,6 +182,7 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       if (!paths)
         return std::unexpected(paths.error());
       o.alpaca.paths = *paths;
+      o.schwab.paths = *paths;
       o.tws.paths = std::move(*paths);
     } else if (flag == "--tick-ms") {
       auto ms = parse_number<std::uint32_t>(value);
@@ -144,12 +190,14 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
         return bad("1..60000 expected");
       o.tws.tick = std::chrono::milliseconds{*ms};
       o.alpaca.tick = o.tws.tick;
+      o.schwab.tick = o.tws.tick;
     } else if (flag == "--fill-chunk" || flag == "--cash") {
       auto d = decimal::parse(value);
       if (!d || !d->is_positive())
         return bad("a positive decimal expected");
       (flag == "--cash" ? o.tws.cash : o.tws.fill_chunk) = *d;
       (flag == "--cash" ? o.alpaca.cash : o.alpaca.fill_chunk) = *d;
+      (flag == "--cash" ? o.schwab.cash : o.schwab.fill_chunk) = *d;
     } else if (flag == "--pacing-limit") {
       auto n = parse_number<std::uint32_t>(value);
       if (!n || *n == 0)
@@ -159,9 +207,12 @@ std::expected<std::optional<options>, std::string> parse(int argc, char** argv) 
       return std::unexpected("unknown flag " + std::string{flag} + " (see --help)");
     }
   }
-  if (!o.tws_port && !o.alpaca_port)
-    return std::unexpected(
-        std::string{"no simulator to run: give --tws-port and/or --alpaca-port (see --help)"});
+  if (!o.tws_port && !o.alpaca_port && !o.schwab_port)
+    return std::unexpected(std::string{
+        "no simulator to run: give --tws-port, --alpaca-port and/or --schwab-port (see --help)"});
+  // Each TLS simulator writes its own CA: they must not overwrite each other's ca.pem.
+  if (o.alpaca_port && o.schwab_port && !o.schwab.tls_dir.empty())
+    o.schwab.tls_dir /= "schwab";
   return std::optional<options>{std::move(o)};
 }
 
@@ -189,6 +240,26 @@ void print_stats(const sim::alpaca::stats& s) {
             << " max_in_any_minute=" << s.max_in_any_minute
             << " stream_connections=" << s.stream_connections << " events_sent=" << s.events_sent
             << "\n";
+  std::cout.flush();
+}
+
+void print_stats(const sim::schwab::stats& s) {
+  auto grants = [&](const char* type) {
+    auto it = s.token_grants.find(type);
+    return it == s.token_grants.end() ? std::uint64_t{0} : it->second;
+  };
+  std::cout << "broker-sim: schwab stats: requests=" << s.requests
+            << " rate_limited=" << s.rate_limited << " early_retries=" << s.early_retries
+            << " orders_created=" << s.orders_created
+            << " max_in_any_minute=" << s.max_in_any_minute
+            << " code_grants=" << grants("authorization_code")
+            << " refresh_grants=" << grants("refresh_token")
+            << " token_refusals=" << s.token_refusals
+            << " refresh_tokens_issued=" << s.refresh_tokens_issued
+            << " unauthorized=" << s.unauthorized << "\n";
+  for (const auto& [fingerprint, n] : s.creates_by_fingerprint)
+    if (n > 1)
+      std::cout << "broker-sim: schwab order \"" << fingerprint << "\" created " << n << " times\n";
   std::cout.flush();
 }
 
@@ -234,6 +305,18 @@ int main(int argc, char** argv) {
               << " (CA in " << alpaca->ca_file().string() << ")" << std::endl;
   }
 
+  std::unique_ptr<sim::schwab::server> schwab;
+  if (o.schwab_port) {
+    auto started = sim::schwab::server::start(o.schwab);
+    if (!started) {
+      std::cerr << "broker-sim: " << started.error() << "\n";
+      return 1;
+    }
+    schwab = std::move(*started);
+    std::cout << "broker-sim: schwab listening on " << o.schwab.bind << ":" << schwab->port()
+              << " (CA in " << schwab->ca_file().string() << ")" << std::endl;
+  }
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
 
@@ -244,6 +327,10 @@ int main(int argc, char** argv) {
   if (alpaca) {
     alpaca->stop();
     print_stats(alpaca->statistics());
+  }
+  if (schwab) {
+    schwab->stop();
+    print_stats(schwab->statistics());
   }
   return 0;
 }
