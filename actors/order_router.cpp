@@ -214,7 +214,7 @@ void send_order(self_ptr self, const std::string& id) {
     return;
   auto& c = self->state.conns[e->o.connection];
   e->sent = true;
-  self->request(c.supervisor, self->state.cfg.ack_timeout, place_atom_v, e->o)
+  self->request(c.supervisor, self->state.cfg.place_timeout, place_atom_v, e->o)
       .then(
           [self, id](order_ack& ack) {
             auto* entry = find_order(self, id);
@@ -251,7 +251,10 @@ void send_order(self_ptr self, const std::string& id) {
                           event_source::broker);
               return;
             }
-            // Sent, but the outcome is not known: never re-send; reconciliation decides.
+            // Sent, but the outcome is not known: never re-send; reconciliation decides. A report
+            // that arrived meanwhile (a reconciliation, the stream) already settled it.
+            if (entry->o.status != order_status::pending_new)
+              return;
             apply_local(self, *entry, order_status::unknown,
                         "no acknowledgement from the broker: " + info.message);
           });

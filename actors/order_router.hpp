@@ -12,10 +12,13 @@ namespace brokerd::actors {
 struct router_config {
   /// Whether status/fill events are fsynced (the intent always is).
   bool sync_status_events = true;
-  /// How long a session may take to acknowledge a new order (or answer a cancel or a status
-  /// lookup) before its outcome is `unknown`. It covers the wait in the connection's pacing
-  /// queue: 1,000 queued orders at IBKR's 48 msg/s take about 21 s.
+  /// How long a session may take to answer a cancel or a status lookup.
   std::chrono::milliseconds ack_timeout{30'000};
+  /// How long a session may take to acknowledge a new order before its outcome is `unknown`.
+  /// It covers the wait in the connection's rate-limit queue, which sessions answer from
+  /// themselves when they give up: a full queue of 1,000 orders takes about 21 s at IBKR's
+  /// 48 msg/s and 5 minutes at Alpaca's 200 requests a minute.
+  std::chrono::milliseconds place_timeout{std::chrono::minutes{6}};
   /// Most orders waiting for one connection to become ready; more are refused (queue_full).
   std::size_t max_waiting_per_connection = 10'000;
   /// Seed for order ids (tests pin it; brokerd seeds from the OS).

@@ -428,7 +428,7 @@ void auth_failed(self_ptr self, const std::string& reason) {
   close_with(self, make_error(gw_errc::session_unavailable, "Alpaca: " + reason), reason);
 }
 
-void start_reconcile(self_ptr self);
+void start_reconcile(self_ptr self, lane in = lane::query);
 
 void become_ready_if_done(self_ptr self) {
   auto& st = self->state;
@@ -554,7 +554,7 @@ void on_stream_frame(self_ptr self, std::string_view frame) {
       ++st.stream_reconnects;
       log::info(component, "connection " + st.spec.id +
                                ": trade_updates stream back; checking orders over REST");
-      start_reconcile(self);
+      start_reconcile(self, lane::cancel);
     }
     return become_ready_if_done(self);
   }
@@ -937,9 +937,11 @@ void status(self_ptr self, const engine::order& o, caf::typed_response_promise<o
 // -- reconciliation over REST ------------------------------------------------------------------
 
 /// Checks every order the session placed and has not seen end: the open list in one call,
-/// then each one missing from it by itself. What the stream missed reaches the sink with
-/// source reconcile.
-void start_reconcile(self_ptr self) {
+/// then each one missing from it by itself, in lane `in`. What the stream missed reaches the
+/// sink with source reconcile. The periodic check waits behind queued orders (query lane);
+/// the gap-fill after a stream reconnect goes ahead of them (cancel lane): until it ran, fills
+/// may be missing.
+void start_reconcile(self_ptr self, lane in) {
   auto& st = self->state;
   if (st.closing)
     return;
@@ -954,8 +956,8 @@ void start_reconcile(self_ptr self) {
   if (!any)
     return;
   st.reconciling = true;
-  call(self, lane::query, get("/v2/orders?status=open&limit=500&direction=desc"),
-       [self](net::https_result r) {
+  call(self, in, get("/v2/orders?status=open&limit=500&direction=desc"),
+       [self, in](net::https_result r) {
          auto& s = self->state;
          auto finish = [self] {
            auto& s2 = self->state;
@@ -994,7 +996,7 @@ void start_reconcile(self_ptr self) {
            return finish();
          *remaining = missing.size();
          for (const auto& id : missing)
-           call(self, lane::query, get("/v2/orders/" + id),
+           call(self, in, get("/v2/orders/" + id),
                 [self, id, remaining, finish](net::https_result got) {
                   auto& s2 = self->state;
                   if (s2.closing)

@@ -653,3 +653,77 @@ TEST_CASE("an order placed while reconciling reaches the broker only after every
   }
   journal->session = nullptr;
 }
+
+namespace {
+
+/// A session that never answers a place; from the second order on it reports the order `new`
+/// through the sink instead.
+struct silent_state {
+  int placed = 0;
+  caf::actor sink;
+  std::string connection;
+};
+
+broker_session_actor::behavior_type
+silent_session(broker_session_actor::stateful_pointer<silent_state> self, caf::actor supervisor,
+               caf::actor sink, std::string connection) {
+  self->state.sink = std::move(sink);
+  self->state.connection = std::move(connection);
+  self->anon_send(supervisor, state_atom_v, connection_state::ready, std::string{});
+  return {
+      [](connect_atom) { return engine::balance{}; },
+      [](balance_atom) { return engine::balance{}; },
+      [](positions_atom) { return engine::position_list{}; },
+      [self](place_atom, engine::order& o) -> caf::result<order_ack> {
+        if (++self->state.placed > 1) {
+          order_update u;
+          u.order_id = o.id;
+          u.client_order_id = o.client_order_id;
+          u.broker_order_id = "S-" + o.client_order_id;
+          u.status = order_status::new_;
+          self->anon_send(self->state.sink, update_atom_v, self->state.connection, u);
+        }
+        return self->make_response_promise<order_ack>(); // never delivered
+      },
+      [](cancel_atom, engine::order&) -> caf::result<order_ack> {
+        return make_error(errc::order_not_cancelable, "never");
+      },
+      [](status_atom, engine::order&) -> caf::result<order_update> {
+        return make_error(errc::not_found_at_broker, "never");
+      },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a new order without an acknowledgement becomes unknown after the place timeout, "
+          "unless a report settled it first",
+          "[order_router]") {
+  temp_dir dir;
+  auto log = open_log(dir.sub("events"));
+  router_config cfg;
+  cfg.place_timeout = std::chrono::milliseconds{300};
+  core c{log, nullptr, {}, cfg};
+  connection_spec spec;
+  spec.id = "silent-1";
+  spec.user = "alice";
+  c.connect(spec, [](caf::local_actor* parent, const connection_spec& s, caf::actor supervisor,
+                     caf::actor sink) {
+    return parent->spawn(silent_session, std::move(supervisor), std::move(sink), s.id);
+  });
+  auto lost = c.place(market("alice", "silent-1", "AAPL", "1"));
+  REQUIRE(lost.has_value());
+  REQUIRE(wait_for_logged_status(*log, lost->order.id, order_status::unknown));
+  auto after = c.get("alice", lost->order.id);
+  REQUIRE(after.has_value());
+  CHECK(after->reason.find("no acknowledgement") != std::string::npos);
+
+  // A report that arrives before the timeout settles the order: the late timeout changes
+  // nothing.
+  auto reported = c.place(market("alice", "silent-1", "AAPL", "2"));
+  REQUIRE(reported.has_value());
+  REQUIRE(wait_for_logged_status(*log, reported->order.id, order_status::new_));
+  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  CHECK(transitions(events_of(*log, reported->order.id)) ==
+        std::vector<std::string>{"pending_new>new"});
+}
