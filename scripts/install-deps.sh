@@ -16,3 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 npm ci --prefix "$(dirname "$0")/../tests/conformance/ibkr" --no-audit --no-fund --loglevel=error
 npm ci --prefix "$(dirname "$0")/../tests/conformance/alpaca" --no-audit --no-fund --loglevel=error
+npm ci --prefix "$(dirname "$0")/../tests/conformance/schwab" --no-audit --no-fund --loglevel=error
