@@ -537,7 +537,8 @@ reply book::create(std::string_view hash, std::string_view body, time_point now)
   o.terms.remaining = o.quantity;
   o.id = next_order_id_++;
   o.status = "PENDING_ACTIVATION";
-  o.entered = now;
+  // Whole seconds, as Schwab shows it: the list window filters on the time it shows.
+  o.entered = std::chrono::floor<std::chrono::seconds>(now);
 
   auto fingerprint =
       o.instruction + " " + o.quantity.to_string() + " " + o.symbol + " " + o.order_type;

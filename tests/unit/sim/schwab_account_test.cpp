@@ -3,8 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 #include "tests/unit/sim/support/schwab_test_client.hpp"
 
@@ -41,6 +44,33 @@ void check_unauthorized(const brokerd::test::http_reply& r) {
 }
 
 } // namespace
+
+TEST_CASE(
+    "the Schwab simulator writes its CA to tls_dir and an untrusting client fails the handshake",
+    "[sim][schwab]") {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("schwab-sim-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto cfg = fast_config();
+  cfg.tls_dir = dir;
+  {
+    auto s = start_server(cfg);
+    CHECK(s->ca_file() == dir / "ca.pem");
+    CHECK(std::filesystem::exists(dir / "server.pem"));
+    CHECK_THROWS_WITH(https_client(s->port(), {}), Catch::Contains("tls handshake"));
+    trader_client t{*s};
+    CHECK(t.get("/trader/v1/accounts/accountNumbers").status == 200);
+  }
+  CHECK(std::filesystem::exists(dir / "ca.pem")); // a given directory is kept
+  std::filesystem::remove_all(dir);
+  {
+    auto s = start_server();
+    auto temporary = s->ca_file().parent_path();
+    CHECK(std::filesystem::exists(temporary));
+    s.reset();
+    CHECK(!std::filesystem::exists(temporary)); // a temporary one is removed
+  }
+}
 
 TEST_CASE("accountNumbers pairs the plain number with an opaque hash", "[sim][schwab]") {
   auto s = start_server();
@@ -147,15 +177,15 @@ TEST_CASE("Trader calls without a valid bearer token are answered 401 Client not
 TEST_CASE("an access token stops working after its lifetime and a refresh gives a new one",
           "[sim][schwab]") {
   auto cfg = fast_config();
-  cfg.access_token_lifetime = milliseconds{300};
+  cfg.access_token_lifetime = milliseconds{700};
   auto s = start_server(cfg);
   trader_client t{*s};
   CHECK(t.get("/trader/v1/accounts/accountNumbers").status == 200);
-  std::this_thread::sleep_for(milliseconds{350});
+  std::this_thread::sleep_for(milliseconds{750});
   check_unauthorized(t.get("/trader/v1/accounts/accountNumbers"));
   auto r = token_request(t, refresh_form());
   REQUIRE(r.status == 200);
-  CHECK(r.json()["expires_in"].GetInt() == 1); // 300 ms, rounded up to whole seconds
+  CHECK(r.json()["expires_in"].GetInt() == 1); // 700 ms, rounded up to whole seconds
   t.use_token(str(r.json(), "access_token"));
   CHECK(t.get("/trader/v1/accounts/accountNumbers").status == 200);
 }
@@ -168,4 +198,27 @@ TEST_CASE("unknown paths are 404 and known paths with another method 405", "[sim
   CHECK(t.post("/trader/v1/accounts/accountNumbers", "{}").status == 405);
   auto put = t.request("PUT", t.orders_path() + "/1", "{}");
   CHECK(put.status == 405);
+}
+
+TEST_CASE("the Schwab simulator refuses a configuration it cannot serve", "[sim][schwab]") {
+  auto refused = [](brokerd::sim::schwab::config cfg, const std::string& words) {
+    auto s = brokerd::sim::schwab::server::start(std::move(cfg));
+    REQUIRE(!s);
+    CHECK(s.error().find(words) != std::string::npos);
+  };
+  auto cfg = fast_config();
+  cfg.account_number = "01234";
+  refused(cfg, "account_number");
+  cfg = fast_config();
+  cfg.app_key = "a:b";
+  refused(cfg, "app_key");
+  cfg = fast_config();
+  cfg.refresh_token.clear();
+  refused(cfg, "refresh_token");
+  cfg = fast_config();
+  cfg.code_lifetime = milliseconds{0};
+  refused(cfg, "lifetimes");
+  cfg = fast_config();
+  cfg.requests_per_minute = 0;
+  refused(cfg, "requests_per_minute");
 }

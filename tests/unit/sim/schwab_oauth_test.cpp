@@ -215,14 +215,14 @@ TEST_CASE("a rotate-and-revoke refresh makes the old refresh token stop working"
 TEST_CASE("a rotated refresh token expires with the chain it came from", "[sim][schwab]") {
   auto cfg = fast_config();
   cfg.rotation = refresh_rotation::rotate;
-  cfg.refresh_token_lifetime = milliseconds{400};
+  cfg.refresh_token_lifetime = milliseconds{1000};
   auto s = start_server(cfg);
   https_client c{s->port(), s->ca_file()};
   auto r = token_request(c, refresh_form());
   REQUIRE(r.status == 200);
   auto rotated = str(r.json(), "refresh_token");
-  std::this_thread::sleep_for(milliseconds{450});
-  // Refreshing never extended the 7-day (here 400 ms) lifetime (§2.5).
+  std::this_thread::sleep_for(milliseconds{1100});
+  // Refreshing never extended the 7-day (here 1 s) lifetime (§2.5).
   CHECK(token_request(c, refresh_form(rotated)).status == 400);
   CHECK(token_request(c, refresh_form()).status == 400);
 }

@@ -216,7 +216,8 @@ TEST_CASE("a large order fills in parts over ticks and stays WORKING in between"
 TEST_CASE("a cancel answers 200 empty, goes through PENDING_CANCEL and ends CANCELED",
           "[sim][schwab]") {
   auto cfg = fast_config();
-  cfg.tick = milliseconds{200};
+  // Slow ticks: the GET right after the DELETE sees PENDING_CANCEL before a tick ends it.
+  cfg.tick = milliseconds{750};
   auto s = start_server(cfg);
   s->hold_fills(true);
   trader_client t{*s};
@@ -243,7 +244,8 @@ TEST_CASE("a cancel answers 200 empty, goes through PENDING_CANCEL and ends CANC
 
 TEST_CASE("a partly filled order that is canceled keeps its fills", "[sim][schwab]") {
   auto cfg = fast_config();
-  cfg.fill_chunk = d("3");
+  cfg.fill_chunk = d("1"); // ten ticks to fill: time enough to hold the rest
+  cfg.tick = milliseconds{50};
   auto s = start_server(cfg);
   s->set_price("AAPL", d("100"));
   trader_client t{*s};
