@@ -116,8 +116,9 @@ struct stats {
   /// Orders accepted by POST .../orders (201), rejected ones included.
   std::uint64_t orders_created = 0;
   /// Orders accepted per fingerprint of their terms, "INSTRUCTION QTY SYMBOL TYPE [PRICE]
-  /// [STOP] DURATION SESSION" (e.g. "BUY 10 AAPL LIMIT 187.25 DAY NORMAL"). Schwab has no
-  /// client order id: a count above 1 shows an order sent twice (or two alike on purpose).
+  /// [stop STOP] DURATION SESSION" with decimals in their shortest form (e.g. "BUY 10 AAPL
+  /// LIMIT 187.25 DAY NORMAL", "SELL 5 AAPL STOP_LIMIT 99 stop 100 DAY NORMAL"). Schwab has
+  /// no client order id: a count above 1 shows an order sent twice (or two alike on purpose).
   std::map<std::string, std::uint32_t> creates_by_fingerprint;
   /// Successful token grants by grant_type ("authorization_code", "refresh_token").
   std::map<std::string, std::uint64_t> token_grants;
