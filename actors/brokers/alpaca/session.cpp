@@ -9,14 +9,12 @@
 #include <set>
 
 #include "actors/brokers/alpaca/codec.hpp"
-#include "actors/mailbox_pump.hpp"
+#include "actors/rest_calls.hpp"
 #include "actors/session_support.hpp"
 #include "actors/net/https_client.hpp"
 #include "actors/net/wss_client.hpp"
 #include "engine/backoff.hpp"
 #include "engine/order_state.hpp"
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::actors::net::https_result)
 
 namespace brokerd::actors::alpaca {
 
@@ -32,8 +30,6 @@ constexpr std::string_view component = "alpaca";
 constexpr std::array<std::chrono::milliseconds, 3> lookup_waits{
     std::chrono::milliseconds{1'000}, std::chrono::milliseconds{2'000},
     std::chrono::milliseconds{4'000}};
-/// Retries of a GET or DELETE after a 5xx or a broken connection, after 500 ms and 1 s.
-constexpr int idempotent_retries = 2;
 /// The rate window is a little longer than Alpaca's minute: a request released at the end of
 /// one window must not reach Alpaca before the one it replaces has left Alpaca's.
 constexpr auto window_guard = std::chrono::milliseconds{500};
@@ -80,18 +76,6 @@ struct tracked {
   std::set<std::string> executions;
 };
 
-/// One REST call: queued in the mailbox, in flight, or waiting to be retried.
-using reply_fn = std::function<void(net::https_result)>;
-struct pending_call {
-  lane in = lane::query;
-  net::https_request request;
-  reply_fn done;
-  int retries_left = 0;
-  bool in_flight = false;
-  /// Checked when the mailbox releases the call; false drops it unsent.
-  std::function<bool()> still_wanted;
-};
-
 struct session_state {
   connection_spec spec;
   config cfg;
@@ -101,7 +85,8 @@ struct session_state {
   phase ph = phase::starting;
   bool closing = false;
 
-  std::shared_ptr<net::https_client> rest;
+  /// The REST calls (through the mailbox, one in flight).
+  rest_calls api;
   std::shared_ptr<net::wss_client> stream;
   /// The same two connections, for closing them when the actor ends however it ends.
   struct socket_box {
@@ -120,15 +105,9 @@ struct session_state {
   std::map<std::string, tracked> orders;
   std::map<std::string, std::string> by_alpaca_id;
 
-  std::uint64_t next_token = 0;
-  std::map<std::uint64_t, pending_call> calls;
-  /// Actions waiting for a (tick_atom, id) timer: retries after a wait.
-  std::map<std::uint64_t, std::function<void()>> deferred;
-  mailbox_pump out;
   std::array<std::uint64_t, static_cast<std::size_t>(timer::count)> timer_epochs{};
   bool reconciling = false;
   bool reconcile_again = false;
-  std::uint64_t rate_limited = 0;
   static inline const char* name = "alpaca_session";
 };
 
@@ -143,14 +122,6 @@ using alpaca_session_actor = broker_session_actor::extend<
 using self_ptr = alpaca_session_actor::stateful_pointer<session_state>;
 
 // -- small helpers -----------------------------------------------------------------------------
-
-/// Runs `action` after `wait` (unless the session ends first).
-void later(self_ptr self, std::chrono::milliseconds wait, std::function<void()> action) {
-  auto& st = self->state;
-  auto id = ++st.next_token;
-  st.deferred.emplace(id, std::move(action));
-  self->delayed_send(self, wait, tick_atom_v, id);
-}
 
 /// Delivers `x` to a response promise (a void expression to return from a handler).
 template <class Promise, class T> void answer(Promise& rp, T&& x) {
@@ -189,183 +160,10 @@ bool is_auth_failure(const net::https_response& r, const api_error& e) {
   return r.status == 403 && !(e.code && *e.code / 100'000 == 403);
 }
 
-/// A failure after which the server cannot have acted on the request.
-bool nothing_sent(const net::https_failure& f) {
-  switch (f.code) {
-    case net::https_errc::connect:
-    case net::https_errc::tls:
-    case net::https_errc::queue_full:
-      return true;
-    case net::https_errc::closed:
-      return !f.request_sent;
-    case net::https_errc::cancelled:
-      return !f.request_sent;
-    case net::https_errc::timeout:
-    case net::https_errc::outcome_unknown:
-    case net::https_errc::protocol:
-      return false;
-  }
-  return false;
-}
-
 void fail(self_ptr self, const std::string& reason);
 void auth_failed(self_ptr self, const std::string& reason);
 void observe(self_ptr self, const order_info& info, persistence::event_source source,
              const trade_update* event = nullptr);
-
-// -- REST calls through the mailbox ------------------------------------------------------------
-
-void send_now(self_ptr self, std::uint64_t token);
-
-/// Queues `token`'s call at the back (or, for a retry, the head) of its lane.
-void enqueue(self_ptr self, std::uint64_t token, bool front = false) {
-  auto& st = self->state;
-  auto it = st.calls.find(token);
-  if (it == st.calls.end())
-    return;
-  auto run = [self, token] { send_now(self, token); };
-  auto now = self->clock().now();
-  if (front) {
-    st.out.mailbox->requeue_front(it->second.in, std::move(run), now);
-  } else if (auto pushed = st.out.mailbox->push(it->second.in, std::move(run), now); !pushed) {
-    auto done = std::move(it->second.done);
-    st.calls.erase(it);
-    done(std::unexpected(net::https_failure{net::https_errc::queue_full,
-                                            "the Alpaca request queue is full", false}));
-    return;
-  }
-  pump(self, st.out);
-}
-
-/// Queues one REST call in lane `in`; `done` gets its answer. A 429 is retried first in line
-/// once the broker's wait is over; a GET or DELETE is retried after a 5xx or a broken
-/// connection. Returns the call's token.
-std::uint64_t call(self_ptr self, lane in, net::https_request req, reply_fn done,
-                   std::function<bool()> still_wanted = {}) {
-  auto& st = self->state;
-  auto token = ++st.next_token;
-  req.timeout = st.cfg.request_timeout;
-  pending_call c;
-  c.in = in;
-  c.retries_left = req.idempotent ? idempotent_retries : 0;
-  c.request = std::move(req);
-  c.done = std::move(done);
-  c.still_wanted = std::move(still_wanted);
-  st.calls.emplace(token, std::move(c));
-  enqueue(self, token);
-  return token;
-}
-
-net::https_request get(std::string target) {
-  net::https_request r;
-  r.method = "GET";
-  r.target = std::move(target);
-  r.idempotent = true;
-  return r;
-}
-
-void send_now(self_ptr self, std::uint64_t token) {
-  auto& st = self->state;
-  auto it = st.calls.find(token);
-  if (it == st.calls.end() || st.closing)
-    return;
-  if (it->second.still_wanted && !it->second.still_wanted()) {
-    st.calls.erase(it);
-    return;
-  }
-  it->second.in_flight = true;
-  // One request at a time: a 429 then holds back every request behind it.
-  st.out.hold = true;
-  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
-  st.rest->request(it->second.request, [weak, token](net::https_result r) {
-    if (auto h = caf::actor_cast<caf::actor>(weak.lock()))
-      caf::anon_send(h, http_atom_v, token, std::move(r));
-  });
-}
-
-/// How long Alpaca asks to wait after a 429: Retry-After (seconds), else until
-/// X-RateLimit-Reset (unix seconds), else one second.
-std::chrono::milliseconds retry_after(const net::https_response& r) {
-  auto number = [](std::string_view text) -> std::optional<std::int64_t> {
-    std::int64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc{} || end != text.data() + text.size() || n < 0)
-      return std::nullopt;
-    return n;
-  };
-  if (auto h = r.header("Retry-After"))
-    if (auto n = number(*h))
-      return std::chrono::seconds{std::min<std::int64_t>(*n, 3600)};
-  if (auto h = r.header("X-RateLimit-Reset"))
-    if (auto n = number(*h)) {
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch());
-      auto wait = std::chrono::milliseconds{*n * 1000} - now;
-      return std::clamp(wait, std::chrono::milliseconds{0},
-                        std::chrono::milliseconds{3'600'000});
-    }
-  return std::chrono::seconds{1};
-}
-
-bool retriable(const net::https_result& r) {
-  if (r)
-    return r->status == 500 || r->status == 502 || r->status == 503 || r->status == 504;
-  switch (r.error().code) {
-    case net::https_errc::timeout:
-    case net::https_errc::closed:
-    case net::https_errc::protocol:
-      return true;
-    default:
-      return false;
-  }
-}
-
-void on_http(self_ptr self, std::uint64_t token, net::https_result r) {
-  auto& st = self->state;
-  auto it = st.calls.find(token);
-  if (it == st.calls.end())
-    return;
-  auto& c = it->second;
-  c.in_flight = false;
-  if (st.closing)
-    return;
-  st.out.hold = false;
-  // Whatever this answer leads to, the next queued request may go once the limits allow.
-  auto resume_pump = [self] {
-    if (!self->state.closing)
-      pump(self, self->state.out);
-  };
-  if (r && r->status == 429) {
-    ++st.rate_limited;
-    auto wait = retry_after(*r);
-    log::warn(component, "connection " + st.spec.id + ": Alpaca answered 429 to " +
-                             net::describe(c.request) + "; waiting " +
-                             std::to_string(wait.count()) + " ms before the next request");
-    st.out.mailbox->pushback(self->clock().now() + wait);
-    enqueue(self, token, true);
-    return resume_pump();
-  }
-  if (c.retries_left > 0 && retriable(r)) {
-    auto attempt = idempotent_retries - c.retries_left;
-    --c.retries_left;
-    log::warn(component, "connection " + st.spec.id + ": " + net::describe(c.request) +
-                             " failed (" +
-                             (r ? "HTTP " + std::to_string(r->status) : r.error().to_string()) +
-                             "); retrying");
-    later(self, std::chrono::milliseconds{500 * (attempt + 1)},
-          [self, token] { enqueue(self, token, true); });
-    return resume_pump();
-  }
-  auto done = std::move(c.done);
-  st.calls.erase(it);
-  bool unreachable = !r && (r.error().code == net::https_errc::connect ||
-                            r.error().code == net::https_errc::tls);
-  auto why = unreachable ? r.error().to_string() : std::string{};
-  done(std::move(r));
-  if (unreachable)
-    return fail(self, "cannot reach Alpaca at " + describe_origin(st) + ": " + why);
-  resume_pump();
-}
 
 /// The text of a failed call for errors and logs (never a header value).
 std::string failure_text(const net::https_result& r) {
@@ -381,15 +179,10 @@ void close_with(self_ptr self, const caf::error& err, const std::string& reason)
   auto& st = self->state;
   if (st.closing)
     return;
-  auto calls = std::move(st.calls);
-  st.calls.clear();
   // Answer through each call's own handler, so a create in flight says "unknown", not "not
   // sent"; the handlers see `closing` and start nothing new.
-  for (auto& [token, c] : calls)
-    c.done(std::unexpected(net::https_failure{net::https_errc::cancelled,
-                                              "the Alpaca session ended: " + reason,
-                                              c.in_flight}));
   st.closing = true;
+  rest_abandon(self, reason);
   for (auto& w : st.connect_waiters)
     w.deliver(err);
   st.connect_waiters.clear();
@@ -403,9 +196,6 @@ void close_with(self_ptr self, const caf::error& err, const std::string& reason)
       w.deliver(err);
     t.cancels_waiting.clear();
   }
-  (void)st.out.mailbox->take_all();
-  if (st.rest)
-    st.rest->close();
   if (st.stream)
     st.stream->close();
   self->quit(err);
@@ -436,7 +226,7 @@ void become_ready_if_done(self_ptr self) {
     return;
   st.ph = phase::ready;
   disarm_timer(self, timer::startup);
-  st.out.mailbox->resume();
+  st.api.out.mailbox->resume();
   report_session_state(self, connection_state::ready);
   log::info(component, "connection " + st.spec.id + " ready (" + describe_origin(st) + ")");
   for (auto& w : st.connect_waiters)
@@ -444,11 +234,11 @@ void become_ready_if_done(self_ptr self) {
   st.connect_waiters.clear();
   if (st.cfg.reconcile_interval.count() > 0)
     arm_timer(self, timer::reconcile, st.cfg.reconcile_interval);
-  pump(self, st.out);
+  pump(self, st.api.out);
 }
 
 void fetch_balance(self_ptr self, std::function<void(std::expected<engine::balance, caf::error>)> k) {
-  call(self, lane::query, get("/v2/account"), [self, k](net::https_result r) {
+  rest_call_in(self, lane::query, rest_get("/v2/account"), [self, k](net::https_result r) {
     if (r && r->status == 200) {
       auto b = parse_account(r->body);
       if (!b)
@@ -693,7 +483,7 @@ void resolve_create(self_ptr self, const std::string& coid, const std::string& w
   if (it == st.orders.end() || st.closing)
     return;
   it->second.step = create_step::resolving;
-  call(self, lane::new_order, get("/v2/orders:by_client_order_id?client_order_id=" + coid),
+  rest_call_in(self, lane::new_order, rest_get("/v2/orders:by_client_order_id?client_order_id=" + coid),
        [self, coid, why, attempt](net::https_result r) {
          auto& s = self->state;
          auto found = s.orders.find(coid);
@@ -710,7 +500,7 @@ void resolve_create(self_ptr self, const std::string& coid, const std::string& w
            }
          }
          if (attempt < lookup_waits.size())
-           return later(self, lookup_waits[attempt],
+           return rest_later(self, lookup_waits[attempt],
                         [self, coid, why, attempt] { resolve_create(self, coid, why, attempt + 1); });
          if (r && r->status == 404)
            return refuse_create(t,
@@ -736,7 +526,7 @@ void on_create(self_ptr self, const std::string& coid, net::https_result r) {
     // close_with: a create that was written may have reached Alpaca.
     if (t.place) {
       t.place->deliver(
-          !r && nothing_sent(r.error())
+          !r && rest_nothing_sent(r.error())
               ? make_error(gw_errc::session_unavailable, "Alpaca: the session ended before the order was sent")
               : make_error(gw_errc::not_found_at_broker,
                            "Alpaca: the session ended during the create; reconciliation will settle it"));
@@ -745,7 +535,7 @@ void on_create(self_ptr self, const std::string& coid, net::https_result r) {
     return;
   }
   if (!r) {
-    if (nothing_sent(r.error())) {
+    if (rest_nothing_sent(r.error())) {
       t.step = create_step::none;
       if (t.place) {
         t.place->deliver(make_error(gw_errc::session_unavailable,
@@ -803,7 +593,7 @@ void place(self_ptr self, engine::order o, caf::typed_response_promise<order_ack
   req.target = "/v2/orders";
   req.body = std::move(*body);
   auto coid = o.client_order_id;
-  call(
+  rest_call_in(
       self, lane::new_order, std::move(req),
       [self, coid](net::https_result r) { on_create(self, coid, std::move(r)); },
       [self, coid] {
@@ -823,7 +613,7 @@ void send_cancel(self_ptr self, tracked& t, caf::typed_response_promise<order_ac
   req.idempotent = true;
   auto coid = t.client_order_id;
   auto alpaca_id = t.alpaca_id;
-  call(self, lane::cancel, std::move(req), [self, coid, alpaca_id, rp](net::https_result r) mutable {
+  rest_call_in(self, lane::cancel, std::move(req), [self, coid, alpaca_id, rp](net::https_result r) mutable {
     auto& st = self->state;
     if (r && (r->status == 204 || r->status == 200)) {
       if (auto it = st.orders.find(coid); it != st.orders.end()) {
@@ -839,7 +629,7 @@ void send_cancel(self_ptr self, tracked& t, caf::typed_response_promise<order_ac
       rp.deliver(make_error(gw_errc::order_not_cancelable,
                             "Alpaca: " + parse_api_error(r->status, r->body).to_string()));
       if (!st.closing)
-        call(self, lane::query, get("/v2/orders/" + alpaca_id), [self](net::https_result got) {
+        rest_call_in(self, lane::query, rest_get("/v2/orders/" + alpaca_id), [self](net::https_result got) {
           if (got && got->status == 200)
             if (auto info = parse_order(got->body))
               observe(self, *info, persistence::event_source::broker);
@@ -901,7 +691,7 @@ void cancel(self_ptr self, const engine::order& o, caf::typed_response_promise<o
 void status(self_ptr self, const engine::order& o, caf::typed_response_promise<order_update> rp) {
   auto coid = o.client_order_id;
   auto order_id = o.id;
-  call(self, lane::query, get("/v2/orders:by_client_order_id?client_order_id=" + coid),
+  rest_call_in(self, lane::query, rest_get("/v2/orders:by_client_order_id?client_order_id=" + coid),
        [self, coid, order_id, rp](net::https_result r) mutable {
          auto& st = self->state;
          if (r && r->status == 404)
@@ -956,7 +746,7 @@ void start_reconcile(self_ptr self, lane in) {
   if (!any)
     return;
   st.reconciling = true;
-  call(self, in, get("/v2/orders?status=open&limit=500&direction=desc"),
+  rest_call_in(self, in, rest_get("/v2/orders?status=open&limit=500&direction=desc"),
        [self, in](net::https_result r) {
          auto& s = self->state;
          auto finish = [self] {
@@ -996,7 +786,7 @@ void start_reconcile(self_ptr self, lane in) {
            return finish();
          *remaining = missing.size();
          for (const auto& id : missing)
-           call(self, in, get("/v2/orders/" + id),
+           rest_call_in(self, in, rest_get("/v2/orders/" + id),
                 [self, id, remaining, finish](net::https_result got) {
                   auto& s2 = self->state;
                   if (s2.closing)
@@ -1171,8 +961,14 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
     // Paced evenly over the minute with a small burst, and never more than the budget within
     // any window: what Alpaca counts.
     auto rpm = std::max<std::uint32_t>(init.cfg.requests_per_minute, 1);
-    init.out.batch = 1;
-    init.out.mailbox.emplace(
+    init.api.out.batch = 1;
+    init.api.who = "connection " + init.spec.id;
+    init.api.component = component;
+    init.api.request_timeout = init.cfg.request_timeout;
+    init.api.on_unreachable = [self](const std::string& why) {
+      fail(self, "cannot reach Alpaca at " + describe_origin(self->state) + ": " + why);
+    };
+    init.api.out.mailbox.emplace(
         engine::token_bucket::per_period(rpm, std::chrono::minutes{1},
                                          std::max<std::uint32_t>(1, rpm / 20), now),
         engine::sliding_window{rpm, std::chrono::minutes{1} + window_guard});
@@ -1189,7 +985,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       if (!client)
         setup_error = client.error();
       else
-        init.rest = init.sockets->rest = std::move(*client);
+        init.api.client = init.sockets->rest = std::move(*client);
     }
     install_session_exception_handler(self, component, "Alpaca");
     // The state is gone when attachables run: they close what the box holds.
@@ -1205,7 +1001,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       self->quit(make_error(gw_errc::session_unavailable, "Alpaca: " + setup_error));
     } else {
       // The account call checks the key; orders wait for `ready`.
-      init.out.mailbox->resume(lane::query);
+      init.api.out.mailbox->resume(lane::query);
       fetch_balance(self, [self](std::expected<engine::balance, caf::error> b) {
         auto& st = self->state;
         if (st.closing)
@@ -1236,7 +1032,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
         },
         [self](positions_atom) -> caf::result<engine::position_list> {
           auto rp = self->make_response_promise<engine::position_list>();
-          call(self, lane::query, get("/v2/positions"), [self, rp](net::https_result r) mutable {
+          rest_call_in(self, lane::query, rest_get("/v2/positions"), [self, rp](net::https_result r) mutable {
             if (r && r->status == 200) {
               auto p = parse_positions(r->body);
               if (p)
@@ -1270,7 +1066,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
           return rp;
         },
         [self](http_atom, std::uint64_t token, net::https_result& r) {
-          on_http(self, token, std::move(r));
+          rest_on_http(self, token, std::move(r));
         },
         [self](net_up_atom, std::uint64_t epoch) {
           auto& st = self->state;
@@ -1290,17 +1086,8 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
             return;
           stream_lost(self, reason);
         },
-        [self](drain_atom, std::uint64_t epoch) { on_drain(self, self->state.out, epoch); },
-        [self](tick_atom, std::uint64_t id) {
-          auto& st = self->state;
-          auto it = st.deferred.find(id);
-          if (it == st.deferred.end())
-            return;
-          auto action = std::move(it->second);
-          st.deferred.erase(it);
-          if (!st.closing)
-            action();
-        },
+        [self](drain_atom, std::uint64_t epoch) { on_drain(self, self->state.api.out, epoch); },
+        [self](tick_atom, std::uint64_t id) { rest_on_tick(self, id); },
         [self](timeout_atom, std::uint64_t kind, std::uint64_t epoch) {
           auto& st = self->state;
           if (kind >= st.timer_epochs.size() || st.timer_epochs[kind] != epoch || st.closing)
