@@ -57,6 +57,29 @@ void install_session_exception_handler(Self self, std::string_view component,
   });
 }
 
+/// An order's rank on its way to a final state, for sessions that learn statuses from
+/// snapshots (polls, streams that replay): a report never takes an order back to a lower rank
+/// without a fill.
+constexpr int status_progress(engine::order_status s) noexcept {
+  switch (s) {
+    case engine::order_status::pending_new:
+    case engine::order_status::unknown:
+      return 0;
+    case engine::order_status::new_:
+      return 1;
+    case engine::order_status::partially_filled:
+      return 2;
+    case engine::order_status::pending_cancel:
+      return 3;
+    case engine::order_status::filled:
+    case engine::order_status::canceled:
+    case engine::order_status::rejected:
+    case engine::order_status::expired:
+      return 4;
+  }
+  return 0;
+}
+
 /// Parses the integer setting `key` of `broker` ("ibkr", "alpaca") within [lo, hi]; the
 /// error names the key and the range, never the value.
 inline std::expected<std::int64_t, std::string>

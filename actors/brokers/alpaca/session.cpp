@@ -132,27 +132,6 @@ std::string describe_origin(const session_state& st) {
   return st.cfg.rest.host + ":" + std::to_string(st.cfg.rest.port);
 }
 
-/// The order's rank on its way to a final state: an update never takes an order back.
-int progress(ost s) noexcept {
-  switch (s) {
-    case ost::pending_new:
-    case ost::unknown:
-      return 0;
-    case ost::new_:
-      return 1;
-    case ost::partially_filled:
-      return 2;
-    case ost::pending_cancel:
-      return 3;
-    case ost::filled:
-    case ost::canceled:
-    case ost::rejected:
-    case ost::expired:
-      return 4;
-  }
-  return 0;
-}
-
 /// A 401, or a 403 that is not an order refusal (Alpaca's order 403s carry a 403xxxxx code).
 bool is_auth_failure(const net::https_response& r, const api_error& e) {
   if (r.status == 401)
@@ -428,7 +407,7 @@ void observe(self_ptr self, const order_info& info, persistence::event_source so
   bool more_filled = info.filled_quantity > t->reported_filled;
   bool cancel_refused = event && event->event == trade_event::order_cancel_rejected;
   if (!more_filled && (info.status == t->reported ||
-                       (progress(info.status) < progress(t->reported) && !cancel_refused)))
+                       (status_progress(info.status) < status_progress(t->reported) && !cancel_refused)))
     return;
   auto u = update_of(*t, info);
   u.source = source;
@@ -619,7 +598,7 @@ void send_cancel(self_ptr self, tracked& t, caf::typed_response_promise<order_ac
       if (auto it = st.orders.find(coid); it != st.orders.end()) {
         auto& known = it->second;
         if (!engine::is_terminal(known.reported) &&
-            progress(known.reported) < progress(ost::pending_cancel))
+            status_progress(known.reported) < status_progress(ost::pending_cancel))
           known.reported = ost::pending_cancel; // the router recorded it when it asked
       }
       return answer(rp, order_ack{alpaca_id, ost::pending_cancel, "cancel accepted by Alpaca"});
