@@ -3,6 +3,7 @@
 #include "actors/brokers/alpaca/session.hpp"
 #include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/session.hpp"
+#include "actors/brokers/schwab/session.hpp"
 
 namespace brokerd::actors {
 
@@ -40,8 +41,17 @@ std::expected<session_factory, std::string> factory_for(engine::broker_id broker
         return alpaca::spawn_session(parent, spec, std::move(supervisor), std::move(sink), env);
       }};
     }
-    case engine::broker_id::schwab:
-      break;
+    case engine::broker_id::schwab: {
+      if (!resources.ibkr.io || !resources.ibkr.reader || !resources.vault)
+        return std::unexpected(
+            std::string{"Schwab sessions need the socket thread, the registry and the vault"});
+      schwab::environment env{resources.ibkr.io, resources.ibkr.log, resources.ibkr.reader,
+                              resources.vault};
+      return session_factory{[env](caf::local_actor* parent, const connection_spec& spec,
+                                   caf::actor supervisor, caf::actor sink) {
+        return schwab::spawn_session(parent, spec, std::move(supervisor), std::move(sink), env);
+      }};
+    }
   }
   return std::unexpected("broker " + std::string{engine::to_string(broker)} +
                          " is not available in this build");

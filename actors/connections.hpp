@@ -17,6 +17,8 @@ struct broker_resources {
   /// The socket thread (every networked session's), the event log and its reader (IBKR's
   /// order-id reservations).
   ibkr::environment ibkr;
+  /// Seals what sessions store (Schwab's OAuth tokens).
+  std::shared_ptr<const persistence::vault> vault;
 };
 
 /// True for the brokers only premium users may connect to and trade through (IBKR, Schwab).

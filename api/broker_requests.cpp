@@ -9,6 +9,7 @@
 #include "actors/brokers/alpaca/session.hpp"
 #include "actors/brokers/ibkr/session.hpp"
 #include "actors/brokers/paper/session.hpp"
+#include "actors/brokers/schwab/session.hpp"
 
 namespace brokerd::api {
 
@@ -87,9 +88,6 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
     return std::unexpected(bad("unknown_broker", "no broker " + std::string{broker} +
                                                      " (alpaca, ibkr, schwab, paper)", 404));
   out.broker = *id;
-  if (out.broker == engine::broker_id::schwab)
-    return std::unexpected(bad("broker_unavailable",
-                               std::string{broker} + " connections are not available in this build", 501));
 
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
@@ -199,8 +197,42 @@ std::expected<connect_request, api_error> parse_connect_request(std::string_view
         return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
       break;
     }
-    case engine::broker_id::schwab:
+    case engine::broker_id::schwab: {
+      if (auto ok = check_members(*creds, "credentials.",
+                                  {"appKey", "appSecret", "redirectUri", "baseUrl", "caFile",
+                                   "account", "requestsPerMinute"});
+          !ok)
+        return std::unexpected(ok.error());
+      auto key = string_member(*creds, "appKey", true, 256);
+      if (!key)
+        return std::unexpected(key.error());
+      auto secret = string_member(*creds, "appSecret", true, 256);
+      if (!secret)
+        return std::unexpected(secret.error());
+      out.settings = {{"app_key", *key}, {"app_secret", *secret}};
+      for (auto [member_name, key_name, custom] :
+           {std::tuple{"redirectUri", "redirect_uri", false},
+            std::tuple{"account", "account", false}, std::tuple{"baseUrl", "base_url", true},
+            std::tuple{"caFile", "ca_file", true}}) {
+        auto text = string_member(*creds, member_name, false, 4096);
+        if (!text)
+          return std::unexpected(text.error());
+        if (text->empty())
+          continue;
+        if (custom && !allow_custom_hosts)
+          return std::unexpected(custom_host_forbidden(std::string{"credentials."} + member_name));
+        out.settings.emplace_back(key_name, *text);
+      }
+      if (member(*creds, "requestsPerMinute")) {
+        auto n = int_member(*creds, "requestsPerMinute", 1, 120);
+        if (!n)
+          return std::unexpected(n.error());
+        out.settings.emplace_back("requests_per_minute", std::to_string(*n));
+      }
+      if (auto cfg = actors::schwab::parse_config(out.settings); !cfg)
+        return std::unexpected(bad("invalid_field", "credentials: " + cfg.error()));
       break;
+    }
   }
   return out;
 }

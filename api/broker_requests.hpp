@@ -28,13 +28,15 @@ struct connect_request {
 ///   alpaca {apiKey: string, apiSecret: string, baseUrl?: https origin, streamUrl?: wss URL,
 ///           caFile?: path, requestsPerMinute?: 1..1000, requestTimeoutMs?: 100..600000,
 ///           reconcileIntervalMs?: 0 or 1000..86400000}; isPaperTrading picks the default hosts
+///   schwab {appKey: string, appSecret: string, redirectUri?: https URL, baseUrl?: https origin,
+///           caFile?: path, account?: account number, requestsPerMinute?: 1..120}
 /// Errors (400 unless said): malformed_json, invalid_body, duplicate_field, unknown_field,
 /// invalid_field, missing_field (as for orders); unknown_broker (404) for a broker that does
-/// not exist; broker_unavailable (501) for one this build cannot connect to yet. Secret values
-/// never appear in a message.
+/// not exist. Secret values never appear in a message.
 /// With `allow_custom_hosts` false, a body that names its own broker endpoint — Alpaca's
-/// baseUrl, streamUrl or caFile, an IBKR host that is not loopback — is refused with 403
-/// custom_host_forbidden: only the brokers' official hosts (and a local TWS) are reachable.
+/// baseUrl, streamUrl or caFile, Schwab's baseUrl or caFile, an IBKR host that is not
+/// loopback — is refused with 403 custom_host_forbidden: only the brokers' official hosts (and
+/// a local TWS) are reachable.
 std::expected<connect_request, api_error> parse_connect_request(std::string_view broker,
                                                                 std::string_view body,
                                                                 bool allow_custom_hosts = false);

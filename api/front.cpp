@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "actors/brokers/schwab/tokens.hpp"
 #include "actors/logging.hpp"
 #include "api/auth.hpp"
 #include "api/broker_requests.hpp"
@@ -234,6 +235,8 @@ void remove_connection(self_ptr self, const persistence::user_record& user, cons
   if (it->second.record.broker == "ibkr")
     if (auto cfg = ibkr::parse_config(it->second.record.settings))
       writes.push_back({ibkr::order_id_key(id, cfg->client_id), std::nullopt});
+  if (it->second.record.broker == "schwab")
+    writes.push_back({schwab::token_key(id), std::nullopt});
   self->request(st.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
                 std::move(writes))
       .then(

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <sys/stat.h>
 
+#include "actors/brokers/schwab/tokens.hpp"
 #include "actors/connections.hpp"
 #include "actors/event_log_actor.hpp"
 #include "actors/logging.hpp"
@@ -22,6 +23,7 @@
 #include "persistence/order_projection.hpp"
 #include "tools/sim/alpaca_server.hpp"
 #include "tools/sim/price_paths.hpp"
+#include "tools/sim/schwab_server.hpp"
 #include "tools/sim/tws_server.hpp"
 
 namespace {
@@ -42,7 +44,7 @@ std::int64_t now_ns() {
 /// Gives the admin a demo connection to `broker` (--demo): creates it when the admin has
 /// none; an existing one gets `settings` again when `refresh` (a simulator's port changes at
 /// every start).
-std::expected<void, std::string>
+std::expected<std::string, std::string>
 ensure_demo_connection(persistence::event_log& log, const persistence::vault& vault,
                        const std::string& admin, const std::string& broker,
                        std::vector<std::pair<std::string, std::string>> settings, bool refresh) {
@@ -55,7 +57,7 @@ ensure_demo_connection(persistence::event_log& log, const persistence::vault& va
     if (found && found->user == admin && found->broker == broker &&
         found->id.starts_with("conn_" + broker + "_demo")) {
       if (!refresh)
-        return {};
+        return found->id;
       rec = std::move(*found);
       break;
     }
@@ -79,7 +81,7 @@ ensure_demo_connection(persistence::event_log& log, const persistence::vault& va
     return std::unexpected(ok.error().message);
   if (created)
     std::cout << "demo: created " << broker << " connection " << rec->id << std::endl;
-  return {};
+  return rec->id;
 }
 
 /// The credential vault: BROKERD_MASTER_KEY, else the key file (created with a fresh key, mode
@@ -199,6 +201,7 @@ int run(const config::options& opts) {
   // connection to an Alpaca simulator, both embedded in this process on loopback ports.
   std::unique_ptr<sim::tws::server> demo_tws;
   std::unique_ptr<sim::alpaca::server> demo_alpaca;
+  std::unique_ptr<sim::schwab::server> demo_schwab;
   if (opts.demo) {
     auto paths = sim::parse_price_paths(demo_prices);
     sim::tws::config tcfg;
@@ -246,6 +249,45 @@ int run(const config::options& opts) {
       std::cerr << "brokerd: cannot create the demo connections: " << alpaca_conn.error() << "\n";
       return 1;
     }
+    sim::schwab::config scfg;
+    scfg.paths = tcfg.paths;
+    scfg.tick = tcfg.tick;
+    scfg.tls_dir = opts.data_dir / "demo-schwab-tls";
+    auto schwab = sim::schwab::server::start(scfg);
+    if (!schwab) {
+      std::cerr << "brokerd: cannot start the demo Schwab simulator: " << schwab.error() << "\n";
+      return 1;
+    }
+    demo_schwab = std::move(*schwab);
+    std::cout << "demo: Schwab simulator listening on https://127.0.0.1:" << demo_schwab->port()
+              << std::endl;
+    auto schwab_conn = ensure_demo_connection(
+        *log, **vault, admin->user_id, "schwab",
+        {{"app_key", scfg.app_key},
+         {"app_secret", scfg.app_secret},
+         {"redirect_uri", scfg.redirect_uri},
+         {"base_url", "https://127.0.0.1:" + std::to_string(demo_schwab->port())},
+         {"ca_file", demo_schwab->ca_file().string()}},
+        true);
+    if (!schwab_conn) {
+      std::cerr << "brokerd: cannot create the demo connections: " << schwab_conn.error() << "\n";
+      return 1;
+    }
+    // The simulator starts with a login of its own (its demo refresh token): the connection
+    // gets it at every start, as if the admin had just signed in.
+    actors::schwab::token_set login;
+    login.refresh_token = actors::secret{scfg.refresh_token};
+    login.refresh_expires_ns =
+        now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       scfg.refresh_token_lifetime).count();
+    auto sealed = actors::schwab::seal_tokens(login, **vault, admin->user_id, *schwab_conn);
+    std::vector<persistence::registry_write> writes;
+    if (sealed)
+      writes.push_back({actors::schwab::token_key(*schwab_conn), std::move(*sealed)});
+    if (!sealed || !log->append({}, true, writes)) {
+      std::cerr << "brokerd: cannot store the demo Schwab login\n";
+      return 1;
+    }
   }
 
   auto rebuilt = persistence::rebuild_orders(*log);
@@ -287,6 +329,7 @@ int run(const config::options& opts) {
   fcfg.log = log_actor;
   fcfg.router = router;
   fcfg.follow_from = log->last_seq() + 1;
+  resources.vault = *vault;
   fcfg.resources = resources;
   fcfg.vault = *vault;
   fcfg.allow_custom_hosts = opts.allow_custom_hosts;
