@@ -2,7 +2,9 @@
 
 #include <map>
 
+#include "actors/brokers/schwab/session.hpp"
 #include "actors/brokers/schwab/tokens.hpp"
+#include "actors/rest_calls.hpp"
 #include "actors/logging.hpp"
 #include "api/auth.hpp"
 #include "api/broker_requests.hpp"
@@ -27,8 +29,27 @@ struct connection_view {
   std::int64_t last_sync_ns = 0;
 };
 
+/// A Schwab sign-in under way: started by a user, finished by the browser's callback.
+struct pending_login {
+  persistence::user_record user;
+  connect_request request;
+  std::int64_t expires_ns = 0;
+};
+
+/// A code exchange in flight, with the callback's responder.
+struct code_exchange {
+  persistence::user_record user;
+  connect_request request;
+  responder respond;
+  std::shared_ptr<net::https_client> client;
+};
+
 struct front_state {
   front_config cfg;
+  /// By OAuth state (single use).
+  std::map<std::string, pending_login> logins;
+  std::map<std::uint64_t, code_exchange> exchanges;
+  std::uint64_t next_exchange = 0;
   /// Takes the reports of temporary test sessions and ignores them. It handles them
   /// explicitly: with a `drop` default handler, CAF 0.17 answers the sender with an
   /// unexpected_message error, which ends a typed session.
@@ -164,10 +185,16 @@ void test_broker(self_ptr self, const persistence::user_record& user, connect_re
 /// until it is ready and has a balance, then stores the connection and routes orders to it.
 /// A connection that fails its first connect is stopped and never stored.
 void connect_broker(self_ptr self, const persistence::user_record& user, connect_request req,
-                    responder& respond) {
+                    responder& respond, std::string id = {}, registry_writes undo = {}) {
   auto& st = self->state;
   persistence::connection_record rec;
-  rec.id = "conn_" + std::string{engine::to_string(req.broker)} + "_" + random_hex(6);
+  rec.id = id.empty() ? "conn_" + std::string{engine::to_string(req.broker)} + "_" + random_hex(6)
+                      : std::move(id);
+  // What the connection stored before it was tested (a Schwab login) goes if it fails.
+  auto forget = [self, undo] {
+    if (!undo.empty())
+      self->send(self->state.cfg.log, append_atom_v, persistence::event_batch{}, true, undo);
+  };
   rec.user = user.id;
   rec.broker = std::string{engine::to_string(req.broker)};
   rec.paper_trading = req.paper_trading;
@@ -176,8 +203,10 @@ void connect_broker(self_ptr self, const persistence::user_record& user, connect
   rec.settings = std::move(req.settings);
   auto sup = start_connection(self->system(), rec, st.cfg.resources, st.cfg.log, st.cfg.router,
                               st.cfg.policy);
-  if (!sup)
+  if (!sup) {
+    forget();
     return respond(error_response(501, "broker_unavailable", sup.error()));
+  }
   auto supervisor = *sup;
   self->request(supervisor, st.cfg.timeout, connect_atom_v)
       .then(
@@ -213,13 +242,129 @@ void connect_broker(self_ptr self, const persistence::user_record& user, connect
                       respond(from_error(err));
                     });
           },
-          [self, supervisor, respond](caf::error& err) {
+          [self, supervisor, respond, forget](caf::error& err) {
             self->send(supervisor, stop_atom_v);
+            forget();
             auto why = err == caf::sec::request_timeout ? std::string{"timed out"}
                                                         : describe(err).message;
             respond(error_response(502, "connection_failed",
                                    "the broker connection could not be established: " + why));
           });
+}
+
+/// How long a started Schwab sign-in waits for its callback.
+constexpr std::int64_t login_window_ns = 10LL * 60 * 1'000'000'000;
+
+/// POST /api/brokers/schwab/oauth/start: checks the connect body, remembers it under a fresh
+/// state bound to the user, and answers the URL of Schwab's login page.
+void schwab_oauth_start(self_ptr self, const persistence::user_record& user, connect_request req,
+                        responder& respond) {
+  auto& st = self->state;
+  auto cfg = schwab::parse_config(req.settings);
+  if (!cfg)
+    return respond(error_response(400, "invalid_field", "credentials: " + cfg.error()));
+  if (cfg->redirect_uri.empty())
+    return respond(error_response(400, "missing_field",
+                                  "missing required field credentials.redirectUri (the app's "
+                                  "registered callback)"));
+  auto now = now_ns();
+  std::erase_if(st.logins, [now](const auto& kv) { return kv.second.expires_ns < now; });
+  auto state = random_hex(16);
+  auto origin = "https://" + cfg->api.host +
+                (cfg->api.port == 443 ? std::string{} : ":" + std::to_string(cfg->api.port));
+  auto url = schwab::authorize_url(origin, cfg->app_key.reveal(), cfg->redirect_uri, state);
+  st.logins[state] = pending_login{user, std::move(req), now + login_window_ns};
+  respond(json(200, R"({"authorizeUrl":)" + json_string(url) + R"(,"state":)" +
+                        json_string(state) + "}"));
+}
+
+/// GET /api/brokers/schwab/oauth/callback?code=…&state=…: where Schwab's login page sends the
+/// browser. The state (single use, ten minutes) names the user who started the sign-in; the
+/// code is exchanged at once (it lives about 30 s).
+void schwab_oauth_callback(self_ptr self, http_request& req, responder& respond) {
+  auto& st = self->state;
+  std::string query;
+  for (const auto& [k, v] : req.query)
+    query += (query.empty() ? "" : "&") + schwab::percent_encode(k) + "=" + schwab::percent_encode(v);
+  auto cb = schwab::parse_callback(query);
+  if (!cb)
+    return respond(error_response(400, "invalid_callback", cb.error().message));
+  auto it = st.logins.find(cb->state);
+  if (cb->state.empty() || it == st.logins.end() || it->second.expires_ns < now_ns())
+    return respond(error_response(400, "invalid_state",
+                                  "this sign-in is unknown or expired: start it again"));
+  auto login = std::move(it->second);
+  st.logins.erase(it);
+  auto cfg = schwab::parse_config(login.request.settings);
+  auto basic = cfg ? schwab::basic_authorization(cfg->app_key.reveal(), cfg->app_secret)
+                   : std::expected<secret, schwab::error>{};
+  if (!cfg || !basic || !st.cfg.resources.ibkr.io)
+    return respond(error_response(500, "internal_error", "the sign-in cannot be completed"));
+  net::https_options opts;
+  opts.endpoint.host = cfg->api.host;
+  opts.endpoint.port = cfg->api.port;
+  opts.endpoint.ca_file = cfg->ca_file;
+  auto client = net::https_client::create(*st.cfg.resources.ibkr.io, std::move(opts));
+  if (!client)
+    return respond(error_response(502, "connection_failed", client.error()));
+  net::https_request token_req;
+  token_req.method = "POST";
+  token_req.target = "/v1/oauth/token";
+  token_req.headers = {{"Authorization", basic->reveal(), true}};
+  token_req.content_type = "application/x-www-form-urlencoded";
+  token_req.body = schwab::encode_code_grant(cb->code, cfg->redirect_uri).reveal();
+  auto id = ++st.next_exchange;
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
+  (*client)->request(std::move(token_req), [weak, id](net::https_result r) {
+    if (auto h = caf::actor_cast<caf::actor>(weak.lock()))
+      caf::anon_send(h, connect_atom_v, id, std::move(r));
+  });
+  st.exchanges[id] = code_exchange{std::move(login.user), std::move(login.request), respond,
+                                   std::move(*client)};
+}
+
+/// The token endpoint's answer to a code exchange: the login is stored sealed, then the
+/// connection is tested and stored like any other (and the login removed if it fails).
+void on_code_exchange(self_ptr self, std::uint64_t id, net::https_result& r) {
+  auto& st = self->state;
+  auto it = st.exchanges.find(id);
+  if (it == st.exchanges.end())
+    return;
+  auto ex = std::move(it->second);
+  st.exchanges.erase(it);
+  ex.client->close();
+  if (!r)
+    return ex.respond(error_response(502, "connection_failed",
+                                     "Schwab's token endpoint failed: " + r.error().to_string()));
+  if (r->status != 200) {
+    auto e = schwab::parse_oauth_error(r->status, r->body);
+    return ex.respond(error_response(
+        400, "sign_in_refused",
+        "Schwab refused the authorization code (" + e.error +
+            (e.error_description.empty() ? "" : ": " + e.error_description) + ")"));
+  }
+  auto granted = schwab::parse_token_response(r->body);
+  auto tokens = granted ? schwab::tokens_from_code_grant(*granted, now_ns())
+                        : std::expected<schwab::token_set, schwab::error>{
+                              std::unexpected(granted.error())};
+  if (!tokens)
+    return ex.respond(error_response(502, "connection_failed",
+                                     "unreadable token answer from Schwab: " +
+                                         tokens.error().message));
+  auto conn_id = "conn_schwab_" + random_hex(6);
+  auto sealed = schwab::seal_tokens(*tokens, *st.cfg.vault, ex.user.id, conn_id);
+  if (!sealed)
+    return ex.respond(error_response(500, "internal_error", "the login could not be sealed"));
+  registry_writes writes{{schwab::token_key(conn_id), std::move(*sealed)}};
+  self->request(st.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
+                std::move(writes))
+      .then(
+          [self, ex, conn_id](std::uint64_t) mutable {
+            registry_writes undo{{schwab::token_key(conn_id), std::nullopt}};
+            connect_broker(self, ex.user, std::move(ex.request), ex.respond, conn_id,
+                           std::move(undo));
+          },
+          [ex](caf::error& err) mutable { ex.respond(from_error(err)); });
 }
 
 /// DELETE /api/brokers/:connectionId: removes the connection from the registry (with its
@@ -275,6 +420,16 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     if (method != "GET")
       return respond(error_response(405, "method_not_allowed", "use GET"));
     return respond(json(200, configured_json(st, user.id)));
+  }
+  if (path == "/api/brokers/schwab/oauth/start") {
+    if (method != "POST")
+      return respond(error_response(405, "method_not_allowed", "use POST"));
+    auto parsed = parse_connect_request("schwab", req.body, st.cfg.allow_custom_hosts);
+    if (!parsed)
+      return respond(error_response(parsed.error()));
+    if (auto refused = premium_check(user, parsed->broker))
+      return respond(std::move(*refused));
+    return schwab_oauth_start(self, user, std::move(*parsed), respond);
   }
   for (const char* action : {"test", "connect"}) {
     auto params = route_match(std::string{"/api/brokers/:broker/"} + action, path);
@@ -443,6 +598,13 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           }
           if (!req.path.starts_with("/api/"))
             return respond(error_response(404, "not_found", "no route " + req.path));
+          // The browser comes back from Schwab's login page without brokerd's token: the
+          // sign-in's state is the credential.
+          if (req.path == "/api/brokers/schwab/oauth/callback") {
+            if (req.method != "GET")
+              return respond(error_response(405, "method_not_allowed", "use GET"));
+            return schwab_oauth_callback(self, req, respond);
+          }
           auto token = bearer_token(req.authorization);
           if (!token)
             return respond(error_response(401, "unauthorized",
@@ -469,6 +631,9 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           view.state_since_ns = ev.ts_ns;
           if (ev.state == "ready")
             view.last_sync_ns = ev.ts_ns;
+        },
+        [self](connect_atom, std::uint64_t id, net::https_result& r) {
+          on_code_exchange(self, id, r);
         },
         [self](stop_atom) { self->state.stopping = true; },
         [self](list_atom) {

@@ -52,8 +52,11 @@ TEST_CASE("stored credentials are sealed on disk, survive a key rotation, and a 
     CHECK((st.st_mode & 0777) == 0600);
     REQUIRE(server.stop() == 0);
   }
-  // The demo Alpaca connection's secret is nowhere on disk, in any RocksDB file.
+  // The demo's Alpaca secret and Schwab app secret and refresh token are nowhere on disk, in
+  // any RocksDB file.
   CHECK(files_containing(data, "demo-secret").empty());
+  CHECK(files_containing(data, "demo-app-secret").empty());
+  CHECK(files_containing(data, "demo-refresh-token").empty());
   CHECK(files_containing(data, "sealedSettings").size() >= 1);
   auto before = first_key_line(key_file);
 
@@ -73,7 +76,8 @@ TEST_CASE("stored credentials are sealed on disk, survive a key rotation, and a 
                              dir.path() / "rotate.log");
   INFO(rotated.output);
   REQUIRE(rotated.status == 0);
-  CHECK(rotated.output.find("sealed 3 connection record(s)") != std::string::npos);
+  // The demo's four connections: paper, IBKR, Alpaca and Schwab.
+  CHECK(rotated.output.find("sealed 4 connection record(s)") != std::string::npos);
   auto after = first_key_line(key_file);
   CHECK(after != before);
   CHECK(files_containing(data, "demo-secret").empty());
