@@ -142,8 +142,22 @@ TEST_CASE_METHOD(fixture, "Schwab: the OAuth sign-in through brokerd, then order
   CHECK(canceled.status == 202);
   wait_status(limit, "canceled");
   // The state is single use: the same callback again is refused.
+  // Stops above the market trigger at once and fill at it; a create whose answer lacks the
+  // Location header is found by its fingerprint and never sent twice.
+  auto stop = place(conn, R"("symbol":"AAPL","side":"buy","type":"stop","quantity":"1","stopPrice":"99")");
+  wait_status(stop, "filled");
+  sim->omit_location(1);
+  auto stop_limit = place(
+      conn,
+      R"("symbol":"AAPL","side":"buy","type":"stop_limit","quantity":"2","stopPrice":"99","limitPrice":"101")");
+  auto body = wait_status(stop_limit, "filled");
+  CHECK(json_string(parse_json(body), "avgFillPrice") == "100");
+  for (const auto& [fingerprint, n] : sim->statistics().creates_by_fingerprint) {
+    INFO(fingerprint);
+    CHECK(n == 1);
+  }
   auto positions = get("/api/connections/" + conn + "/positions");
-  CHECK(positions.body.find(R"("quantity":"5")") != std::string::npos);
+  CHECK(positions.body.find(R"("quantity":"8")") != std::string::npos);
 
   // A restart resumes with the stored login: no new sign-in, the connection is ready again.
   client.reset();
@@ -161,7 +175,7 @@ TEST_CASE_METHOD(fixture, "Schwab: the OAuth sign-in through brokerd, then order
       20s, 100ms));
   CHECK(balance.find(R"("cash")") != std::string::npos);
   CHECK(sim->statistics().token_grants["authorization_code"] == codes);
-  CHECK(sim->statistics().orders_created == 2);
+  CHECK(sim->statistics().orders_created == 4);
 }
 
 TEST_CASE_METHOD(fixture, "Schwab: a sign-in with an unknown state or a refused code stores "

@@ -297,3 +297,26 @@ TEST_CASE("schwab session: a 429 storm loses nothing and waits out Retry-After",
   CHECK(stats.orders_created == 6);
   CHECK(stats.early_retries == 0);
 }
+
+TEST_CASE("schwab session: a rotated refresh token is stored before use and carries the next "
+          "session",
+          "[unit][schwab]") {
+  ssim::config cfg;
+  cfg.rotation = ssim::refresh_rotation::rotate_and_revoke;
+  harness h{cfg};
+  h.seed_login();
+  auto first = h.ready();
+  auto login = h.stored_login();
+  REQUIRE(login);
+  CHECK(login->refresh_token != secret{"demo-refresh-token"});
+  CHECK(h.broker->statistics().refresh_tokens_issued == 1);
+  // As after a restart: a new session, whose stored access token Schwab no longer takes, must
+  // refresh with the rotated token (the first one no longer works).
+  h.stop_sessions();
+  h.broker->expire_all_access_tokens();
+  auto second = h.ready();
+  auto balance = h.ask<engine::balance>(second, balance_atom_v);
+  REQUIRE(balance);
+  CHECK(h.broker->statistics().token_refusals == 0);
+  CHECK(h.broker->statistics().refresh_tokens_issued == 2);
+}
