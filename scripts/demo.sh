@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds brokerd and starts it in demo mode (a paper connection, an
-# IBKR connection to an embedded TWS simulator and an Alpaca connection to an embedded Alpaca
-# simulator for the admin user). Stop it with Ctrl-C. Extra arguments go to brokerd.
+# Installs what is missing, builds brokerd and starts it in demo mode (a paper connection and
+# IBKR, Alpaca and Schwab connections to embedded simulators, for the admin user). Stop it with
+# Ctrl-C. Extra arguments go to brokerd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
