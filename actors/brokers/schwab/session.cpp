@@ -716,6 +716,21 @@ void fetch_account(self_ptr self,
                });
 }
 
+/// Reads the balance (with a usable token) and answers `rp`.
+void answer_balance(self_ptr self, caf::typed_response_promise<engine::balance> rp) {
+  with_token(self, [self, rp]() mutable {
+    fetch_account(self, [rp](std::expected<std::string, caf::error> body) mutable {
+      if (!body)
+        return answer(rp, body.error());
+      auto b = parse_account(*body);
+      if (!b)
+        return answer(rp, make_error(gw_errc::session_unavailable,
+                                     "Schwab: unreadable account: " + b.error().message));
+      rp.deliver(*b);
+    });
+  });
+}
+
 void become_ready(self_ptr self, engine::balance b) {
   auto& st = self->state;
   st.ph = phase::ready;
@@ -916,32 +931,12 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
             st.connect_waiters.push_back(rp);
             return rp;
           }
-          with_token(self, [self, rp]() mutable {
-            fetch_account(self, [rp](std::expected<std::string, caf::error> body) mutable {
-              if (!body)
-                return answer(rp, body.error());
-              auto b = parse_account(*body);
-              if (!b)
-                return answer(rp, make_error(gw_errc::session_unavailable,
-                                             "Schwab: unreadable account: " + b.error().message));
-              rp.deliver(*b);
-            });
-          });
+          answer_balance(self, rp);
           return rp;
         },
         [self](balance_atom) -> caf::result<engine::balance> {
           auto rp = self->make_response_promise<engine::balance>();
-          with_token(self, [self, rp]() mutable {
-            fetch_account(self, [rp](std::expected<std::string, caf::error> body) mutable {
-              if (!body)
-                return answer(rp, body.error());
-              auto b = parse_account(*body);
-              if (!b)
-                return answer(rp, make_error(gw_errc::session_unavailable,
-                                             "Schwab: unreadable account: " + b.error().message));
-              rp.deliver(*b);
-            });
-          });
+          answer_balance(self, rp);
           return rp;
         },
         [self](positions_atom) -> caf::result<engine::position_list> {
