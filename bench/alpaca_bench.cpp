@@ -19,16 +19,14 @@
 // is the one built beside it (building this target builds it).
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "bench/order_burst.hpp"
 #include "tests/integration/support/brokerd_instance.hpp"
 #include "tests/support/alpaca_connect.hpp"
 #include "tests/support/files.hpp"
@@ -39,15 +37,13 @@
 namespace {
 
 namespace alpaca = brokerd::sim::alpaca;
+namespace bench = brokerd::bench;
 namespace test = brokerd::test;
-using clock_type = std::chrono::steady_clock;
+using bench::clock_type;
+using bench::seconds_between;
 using std::chrono::milliseconds;
 
 constexpr std::uint32_t sim_limit = 200; // requests per key in any 60 s, Alpaca's limit
-
-double seconds_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
 
 std::unique_ptr<alpaca::server> start_sim() {
   alpaca::config cfg;
@@ -86,32 +82,15 @@ void bench_rate_limit(int orders, double window_s) {
   auto s_connect = sim->statistics();
 
   // t = 0: three posters submit the whole burst as fast as brokerd takes it.
-  std::atomic<int> next_order{0};
-  std::atomic<long> accepted{0};
-  std::atomic<long> refused{0};
-  std::atomic<long> posting_done_ms{-1};
-  std::atomic<int> posters_left{3};
   auto s0 = sim->statistics();
-  auto t0 = clock_type::now();
-  std::vector<std::thread> posters;
-  for (int t = 0; t < 3; ++t)
-    posters.emplace_back([&, t] {
-      test::http_client client{gw.port(), std::chrono::seconds{30}};
-      for (int i = next_order.fetch_add(1); i < orders; i = next_order.fetch_add(1)) {
-        auto body = R"({"connectionId":")" + conn +
-                    R"(","symbol":"AAPL","side":"buy","quantity":"1","type":"limit",)"
-                    R"("limitPrice":"90","timeInForce":"gtc","clientOrderId":"bench-)" +
-                    std::to_string(t) + "-" + std::to_string(i) + R"("})";
-        try {
-          auto placed = client.request("POST", "/api/orders", body, gw.auth());
-          (placed.status == 201 ? accepted : refused).fetch_add(1);
-        } catch (const std::exception&) {
-          refused.fetch_add(1);
-        }
-      }
-      if (posters_left.fetch_sub(1) == 1)
-        posting_done_ms.store(static_cast<long>(seconds_between(t0, clock_type::now()) * 1000));
-    });
+  bench::order_burst burst{gw.port(), gw.auth(), orders, [&conn](int poster, int i) {
+                             return R"({"connectionId":")" + conn +
+                                    R"(","symbol":"AAPL","side":"buy","quantity":"1",)"
+                                    R"("type":"limit","limitPrice":"90","timeInForce":"gtc",)"
+                                    R"("clientOrderId":"bench-)" +
+                                    std::to_string(poster) + "-" + std::to_string(i) + R"("})";
+                           }};
+  auto t0 = burst.start();
 
   auto window =
       std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>{window_s});
@@ -121,16 +100,8 @@ void bench_rate_limit(int orders, double window_s) {
   std::this_thread::sleep_until(t0 + window);
   auto s1 = sim->statistics();
   auto t1 = clock_type::now();
-  for (auto& p : posters)
-    p.join();
-
-  std::map<std::string, int> statuses;
-  auto list = control.request("GET", "/api/orders?connectionId=" + conn, {}, gw.auth());
-  if (list.status == 200) {
-    auto doc = test::parse_json(list.body);
-    for (const auto& o : test::json_member(doc, "orders").GetArray())
-      ++statuses[test::json_string(o, "status")];
-  }
+  burst.join();
+  auto statuses = bench::order_statuses(control, gw.auth(), conn);
 
   auto stop_start = clock_type::now();
   auto exit_status = gw.stop(std::chrono::seconds{15});
@@ -139,7 +110,6 @@ void bench_rate_limit(int orders, double window_s) {
 
   double secs = seconds_between(t0, t1);
   auto in_window = admitted(s1) - admitted(s0);
-  double per_minute = static_cast<double>(in_window) * 60.0 / secs;
   auto first_half = admitted(s_half) - admitted(s0);
   auto second_half = admitted(s1) - admitted(s_half);
   double half_s = seconds_between(t0, t_half);
@@ -151,32 +121,21 @@ void bench_rate_limit(int orders, double window_s) {
               static_cast<unsigned long>(admitted(s_connect)));
   std::printf("   orders posted at t=0: %d; accepted by brokerd %ld, refused %ld; all posted "
               "after %ld ms\n",
-              orders, accepted.load(), refused.load(), posting_done_ms.load());
+              orders, burst.accepted(), burst.refused(), burst.posting_done_ms());
   std::printf("   window %.2f s: admitted requests %lu (%lu in the first %.1f s, %lu in the "
               "rest)\n",
               secs, static_cast<unsigned long>(in_window), static_cast<unsigned long>(first_half),
               half_s, static_cast<unsigned long>(second_half));
   std::printf("   orders created at the simulator in the window  %lu\n",
               static_cast<unsigned long>(s1.orders_created - s0.orders_created));
-  std::printf("   admitted requests/min                   %.2f\n", per_minute);
-  std::printf("   utilisation = requests/min / %u        %.3f  (goal >= 0.95)\n", sim_limit,
-              per_minute / sim_limit);
-  std::printf("   429s in the window                      %lu, %lu in all  (goal 0)\n",
-              static_cast<unsigned long>(s1.rate_limited - s0.rate_limited),
-              static_cast<unsigned long>(s_end.rate_limited));
-  std::printf("   early retries                           %lu in all  (goal 0)\n",
-              static_cast<unsigned long>(s_end.early_retries));
-  std::printf("   max admitted in any 60 s                %u  (limit %u) = %.3f of the limit\n",
-              s_end.max_in_any_minute, sim_limit,
-              static_cast<double>(s_end.max_in_any_minute) / sim_limit);
-  std::printf("   brokerd order statuses after the window:");
-  for (const auto& [status, n] : statuses)
-    std::printf(" %s %d;", status.c_str(), n);
-  std::printf("\n");
-  if (exit_status)
-    std::printf("   SIGTERM -> exit %d after %.0f ms\n", *exit_status, stop_ms);
-  else
-    std::printf("   SIGTERM -> still running after %.0f ms (killed)\n", stop_ms);
+  bench::print_rate_figures({.limit = sim_limit,
+                             .window_s = secs,
+                             .admitted = in_window,
+                             .rate_limited_in_window = s1.rate_limited - s0.rate_limited,
+                             .rate_limited_in_all = s_end.rate_limited,
+                             .early_retries = s_end.early_retries,
+                             .max_in_any_minute = s_end.max_in_any_minute});
+  bench::print_end(statuses, exit_status, stop_ms);
   sim->stop();
 }
 
