@@ -48,7 +48,9 @@ void record_state(self_ptr self, connection_state next, std::string reason) {
 
 void start_child(self_ptr self) {
   auto& st = self->state;
-  record_state(self, connection_state::connecting, {});
+  // A connection waiting for new credentials stays auth_required while it tries again.
+  if (st.state != connection_state::auth_required)
+    record_state(self, connection_state::connecting, {});
   st.child = st.factory(self, st.spec, caf::actor{self}, st.router);
   self->monitor(st.child);
 }
@@ -84,6 +86,13 @@ caf::actor spawn_supervisor(caf::actor_system& sys, connection_spec spec, sessio
       ++st.stable_epoch;
       if (st.stopping)
         return;
+      if (st.state == connection_state::auth_required) {
+        // The broker refused the credentials: asking again soon cannot help. The state stays
+        // auth_required (the API and the log say why) and a new session tries at the pace of
+        // the longest backoff, in case the broker's refusal was its own fault.
+        self->delayed_send(self, st.policy.max_backoff, restart_atom_v, ++st.restart_epoch);
+        return;
+      }
       auto delay = st.retry->next();
       record_state(self, connection_state::backoff,
                    "session ended (" + caf::to_string(dm.reason) + "); restarting in " +

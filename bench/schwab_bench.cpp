@@ -27,18 +27,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
-#include "actors/net/https_client.hpp"
 #include "bench/order_burst.hpp"
 #include "tests/integration/support/brokerd_instance.hpp"
+#include "tests/integration/support/schwab_sign_in.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/json.hpp"
@@ -48,7 +45,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace bench = brokerd::bench;
-namespace https = brokerd::actors::net;
 namespace schwab = brokerd::sim::schwab;
 namespace test = brokerd::test;
 using bench::clock_type;
@@ -83,50 +79,6 @@ std::uint64_t admitted(const schwab::stats& s) {
   return s.requests - s.rate_limited - oauth_requests(s);
 }
 
-/// Follows the authorize URL at the simulator like a browser whose user signs in: returns the
-/// redirect's Location (the app's callback with code and state). Throws when there is none.
-std::string sign_in(const std::string& authorize_url, const std::filesystem::path& ca_file) {
-  // "https://127.0.0.1:PORT/v1/oauth/authorize?..."
-  auto rest = authorize_url.substr(std::string{"https://"}.size());
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  auto colon = authority.find(':');
-  if (slash == std::string::npos || colon == std::string::npos)
-    throw std::runtime_error("unexpected authorizeUrl " + authorize_url);
-  https::https_options opts;
-  opts.endpoint.host = authority.substr(0, colon);
-  opts.endpoint.port = static_cast<std::uint16_t>(std::stoi(authority.substr(colon + 1)));
-  opts.endpoint.ca_file = ca_file.string();
-
-  asio::io_context io{1};
-  auto guard = asio::make_work_guard(io);
-  std::thread runner{[&io] { io.run(); }};
-  auto client = https::https_client::create(io, opts);
-  https::https_result r = std::unexpected(https::https_failure{https::https_errc::cancelled, {}});
-  if (client) {
-    std::promise<https::https_result> answered;
-    auto answer = answered.get_future();
-    https::https_request req;
-    req.target = rest.substr(slash);
-    req.idempotent = true;
-    req.timeout = std::chrono::seconds{10};
-    (*client)->request(req,
-                       [&answered](https::https_result x) { answered.set_value(std::move(x)); });
-    r = answer.get(); // bounded by the request's timeout and the endpoint's connect timeout
-    (*client)->close();
-  }
-  guard.reset();
-  runner.join();
-  if (!client)
-    throw std::runtime_error("cannot create the HTTPS client: " + client.error());
-  if (!r)
-    throw std::runtime_error("the login page failed: " + r.error().to_string());
-  auto location = r->header("Location");
-  if (r->status != 302 || !location)
-    throw std::runtime_error("the login page answered " + std::to_string(r->status) +
-                             " without a redirect");
-  return std::string{*location};
-}
 
 /// brokerd's whole Schwab sign-in: start, the login page, the callback. Returns the new
 /// connection's id; throws when a step is refused.
@@ -142,7 +94,7 @@ std::string connect(test::http_client& control, const test::brokerd_instance& gw
     throw std::runtime_error("oauth/start answered " + std::to_string(started.status) + ": " +
                              started.body);
   auto callback =
-      sign_in(test::json_string(test::parse_json(started.body), "authorizeUrl"), sim.ca_file());
+      test::schwab_sign_in(test::json_string(test::parse_json(started.body), "authorizeUrl"), sim.ca_file());
   // https://127.0.0.1/callback?code=...&state=... : the browser goes to brokerd's callback.
   auto query = callback.find('?');
   if (query == std::string::npos)

@@ -1,15 +1,12 @@
 // brokerd trading through Charles Schwab's Trader API: the OAuth sign-in through brokerd's HTTP
 // API against the Schwab simulator running in this test process, on loopback TLS.
 
-#include <future>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-#include "actors/net/https_client.hpp"
 #include "tests/integration/support/brokerd_instance.hpp"
+#include "tests/integration/support/schwab_sign_in.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/json.hpp"
 #include "tests/support/wait.hpp"
@@ -18,45 +15,12 @@
 using namespace brokerd::test;
 using brokerd::engine::decimal;
 namespace ssim = brokerd::sim::schwab;
-namespace net = brokerd::actors::net;
 using namespace std::chrono_literals;
 
 namespace {
 
 decimal dec(const char* text) { return *decimal::parse(text); }
 
-/// Follows the authorize URL at the simulator like a browser whose user signs in: returns the
-/// redirect's Location (the app's callback with code and state).
-std::string sign_in(const std::string& authorize_url, const std::filesystem::path& ca_file) {
-  boost::asio::io_context io{1};
-  auto guard = boost::asio::make_work_guard(io);
-  std::thread runner{[&io] { io.run(); }};
-  // "https://127.0.0.1:PORT/v1/oauth/authorize?..."
-  auto rest = authorize_url.substr(std::string{"https://"}.size());
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  net::https_options opts;
-  opts.endpoint.host = authority.substr(0, authority.find(':'));
-  opts.endpoint.port =
-      static_cast<std::uint16_t>(std::stoi(authority.substr(authority.find(':') + 1)));
-  opts.endpoint.ca_file = ca_file.string();
-  auto client = net::https_client::create(io, opts);
-  REQUIRE(client.has_value());
-  std::promise<net::https_result> answered;
-  net::https_request req;
-  req.target = rest.substr(slash);
-  req.idempotent = true;
-  (*client)->request(req, [&answered](net::https_result r) { answered.set_value(std::move(r)); });
-  auto r = answered.get_future().get();
-  (*client)->close();
-  guard.reset();
-  runner.join();
-  REQUIRE(r.has_value());
-  REQUIRE(r->status == 302);
-  auto location = r->header("Location");
-  REQUIRE(location.has_value());
-  return std::string{*location};
-}
 
 std::unique_ptr<ssim::server> start_sim() {
   ssim::config cfg;
@@ -96,7 +60,7 @@ struct fixture {
     auto url = json_string(doc, "authorizeUrl");
     CHECK(url.find("client_id=demo-app-key") != std::string::npos);
     CHECK(url.find("demo-app-secret") == std::string::npos);
-    auto callback = sign_in(url, sim->ca_file());
+    auto callback = schwab_sign_in(url, sim->ca_file());
     // https://127.0.0.1/callback?code=...&state=... : the browser goes to brokerd's callback.
     auto query = callback.substr(callback.find('?'));
     return client->request("GET", "/api/brokers/schwab/oauth/callback" + query);
@@ -203,4 +167,55 @@ TEST_CASE_METHOD(fixture, "Schwab: a sign-in with an unknown state or a refused 
        at = listed.body.find("\"broker\":\"schwab\"", at + 1))
     ++schwab_connections;
   CHECK(schwab_connections == 1);
+}
+
+TEST_CASE_METHOD(fixture, "Schwab: a 401 refreshes once with a rotated token that survives a "
+                          "restart, and a refused login ends in auth_required",
+                 "[integration][schwab]") {
+  // A simulator whose refresh grants rotate the refresh token and revoke the old one.
+  ssim::config cfg;
+  cfg.tick = 20ms;
+  cfg.paths["AAPL"] = {dec("100")};
+  cfg.rotation = ssim::refresh_rotation::rotate_and_revoke;
+  sim.reset();
+  sim = std::move(*ssim::server::start(cfg));
+  auto connected = sign_in_and_connect();
+  INFO(connected.body);
+  REQUIRE(connected.status == 201);
+  auto conn = json_string(parse_json(connected.body), "connectionId");
+
+  // Every access token expires at Schwab: the next call gets 401, the session refreshes once
+  // (rotating the refresh token) and the call goes through.
+  sim->expire_all_access_tokens();
+  auto balance = get("/api/connections/" + conn + "/balance");
+  CHECK(balance.status == 200);
+  CHECK(sim->statistics().token_grants["refresh_token"] == 1);
+
+  // After a restart the stored (rotated) refresh token is the one that works.
+  client.reset();
+  REQUIRE(server->stop() == 0);
+  server = std::make_unique<brokerd_instance>(dir.path() / "data");
+  client = std::make_unique<http_client>(server->port());
+  sim->expire_all_access_tokens();
+  REQUIRE(wait_until([&] { return get("/api/connections/" + conn + "/balance").status == 200; },
+                     20s, 100ms));
+  CHECK(sim->statistics().token_refusals == 0);
+  CHECK(sim->statistics().token_grants["refresh_token"] == 2);
+
+  // Schwab ends the login: the connection says why, and is not retried in a loop.
+  sim->revoke_refresh_tokens();
+  sim->expire_all_access_tokens();
+  get("/api/connections/" + conn + "/balance");
+  std::string listed;
+  REQUIRE(wait_until(
+      [&] {
+        listed = get("/api/brokers/user/configured").body;
+        auto at = listed.find(conn);
+        return at != std::string::npos &&
+               listed.find("auth_required", at) < listed.find('}', at);
+      },
+      20s, 100ms));
+  auto refusals = sim->statistics().token_refusals;
+  std::this_thread::sleep_for(3s);
+  CHECK(sim->statistics().token_refusals == refusals);
 }
