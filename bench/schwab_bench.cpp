@@ -43,7 +43,6 @@
 
 namespace {
 
-namespace asio = boost::asio;
 namespace bench = brokerd::bench;
 namespace schwab = brokerd::sim::schwab;
 namespace test = brokerd::test;
