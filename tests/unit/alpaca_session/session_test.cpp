@@ -439,3 +439,86 @@ TEST_CASE("alpaca session: settings and network failures end the session with th
     CHECK(down.find("certificate") != std::string::npos);
   }
 }
+
+TEST_CASE("alpaca session: a cancel during the create waits for Alpaca's id, then goes",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready();
+  h.broker->hold_fills(true);
+  h.broker->delay_responses(400ms);
+  auto o = h.order(engine::order_type::limit, "1", dec("50"));
+  h.self()->send(s, place_atom_v, o);
+  std::this_thread::sleep_for(100ms);
+  h.self()->send(s, cancel_atom_v, o);
+  std::vector<order_ack> acks;
+  for (int i = 0; i < 2; ++i)
+    h.self()->receive([&](order_ack& a) { acks.push_back(a); },
+                      [&](caf::error& err) { FAIL(describe(err).message); },
+                      caf::after(10s) >> [] { FAIL("no answer"); });
+  REQUIRE(acks.size() == 2);
+  CHECK(acks[0].status == ost::new_);
+  CHECK(acks[1].status == ost::pending_cancel);
+  h.broker->delay_responses(0ms);
+  REQUIRE(h.wait_update(o.client_order_id, ost::canceled));
+}
+
+TEST_CASE("alpaca session: a cancel Alpaca refuses (422) reads the order again and reports "
+          "the fill that beat it",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready({{"reconcile_interval_ms", "600000"}});
+  h.broker->hold_fills(true);
+  auto o = h.order(engine::order_type::limit, "3", dec("100"));
+  REQUIRE(h.ask<order_ack>(s, place_atom_v, o));
+  REQUIRE(h.wait_update(o.client_order_id, ost::new_));
+  h.broker->drop_events(1);
+  h.broker->hold_fills(false);
+  std::this_thread::sleep_for(300ms); // filled at Alpaca, unseen by the session
+  auto refused = h.ask<order_ack>(s, cancel_atom_v, o);
+  REQUIRE_FALSE(refused);
+  CHECK(describe(refused.error()).code == errc::order_not_cancelable);
+  auto filled = h.wait_update(o.client_order_id, ost::filled);
+  REQUIRE(filled);
+  CHECK(filled->filled_quantity == dec("3"));
+}
+
+TEST_CASE("alpaca session: queries that keep failing are retried twice, then answered with "
+          "the reason",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready();
+  h.broker->fail_next(3, 503);
+  auto positions = h.ask<engine::position_list>(s, positions_atom_v);
+  REQUIRE_FALSE(positions);
+  CHECK(describe(positions.error()).message.find("503") != std::string::npos);
+  h.broker->fail_next(3, 502);
+  auto o = h.order(engine::order_type::market, "1");
+  auto status = h.ask<order_update>(s, status_atom_v, o);
+  REQUIRE_FALSE(status);
+  CHECK(describe(status.error()).code == errc::session_unavailable);
+  h.broker->fail_next(3, 500);
+  auto balance = h.ask<engine::balance>(s, balance_atom_v);
+  REQUIRE_FALSE(balance);
+  // One failure is absorbed by the retry.
+  h.broker->fail_next(1, 503);
+  CHECK(h.ask<engine::balance>(s, balance_atom_v));
+}
+
+TEST_CASE("alpaca session: Alpaca going away during a create ends the session and leaves the "
+          "order to reconciliation",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready({{"request_timeout_ms", "5000"}});
+  h.broker->delay_responses(1'000ms);
+  auto o = h.order(engine::order_type::market, "1");
+  h.self()->send(s, place_atom_v, o);
+  std::this_thread::sleep_for(200ms);
+  h.broker->stop();
+  caf::error answer;
+  h.self()->receive([&](order_ack&) { FAIL("acknowledged by a stopped broker"); },
+                    [&](caf::error& err) { answer = err; },
+                    caf::after(15s) >> [] { FAIL("no answer to the place"); });
+  // Sent, so never "not sent": the router keeps it unknown until reconciliation.
+  CHECK(describe(answer).code != errc::session_unavailable);
+  CHECK(h.wait_down(s) != "still running");
+}
