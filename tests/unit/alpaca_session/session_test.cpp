@@ -522,3 +522,26 @@ TEST_CASE("alpaca session: Alpaca going away during a create ends the session an
   CHECK(describe(answer).code != errc::session_unavailable);
   CHECK(h.wait_down(s) != "still running");
 }
+
+TEST_CASE("alpaca session: a new session cancels and looks up orders of an earlier one by their "
+          "ids",
+          "[unit][alpaca]") {
+  harness h;
+  auto first = h.ready();
+  auto o = h.order(engine::order_type::limit, "2", dec("40"));
+  auto ack = h.ask<order_ack>(first, place_atom_v, o);
+  REQUIRE(ack);
+  h.stop_sessions();
+  auto second = h.ready();
+  o.broker_order_id = ack->broker_order_id;
+  auto canceled = h.ask<order_ack>(second, cancel_atom_v, o);
+  REQUIRE(canceled);
+  CHECK(canceled->status == ost::pending_cancel);
+  REQUIRE(h.wait_update(o.client_order_id, ost::canceled));
+  // An order it never saw, with an Alpaca id Alpaca does not know: not found.
+  auto ghost = h.order(engine::order_type::limit, "1", dec("40"));
+  ghost.broker_order_id = "00000000-0000-0000-0000-000000000000";
+  auto missing = h.ask<order_ack>(second, cancel_atom_v, ghost);
+  REQUIRE_FALSE(missing);
+  CHECK(describe(missing.error()).code == errc::not_found_at_broker);
+}
