@@ -275,6 +275,16 @@ TEST_CASE("schwab session: a revoked or expired login ends in auth_required, sto
     REQUIRE(why);
     CHECK(why->find("expires in 0 h") != std::string::npos);
   }
+  SECTION("a login that ends while the session runs") {
+    harness h;
+    h.seed_login("demo-refresh-token", 3LL * 1'000'000'000);
+    auto s = h.start(h.spec());
+    REQUIRE(h.wait_state(connection_state::ready, 15s));
+    auto over = h.wait_state(connection_state::auth_required, 10s);
+    REQUIRE(over);
+    CHECK(over->find("expired") != std::string::npos);
+    CHECK(h.wait_down(s) != "still running");
+  }
 }
 
 TEST_CASE("schwab session: a 429 storm loses nothing and waits out Retry-After",
