@@ -545,3 +545,49 @@ TEST_CASE("alpaca session: a new session cancels and looks up orders of an earli
   REQUIRE_FALSE(missing);
   CHECK(describe(missing.error()).code == errc::not_found_at_broker);
 }
+
+TEST_CASE("alpaca session: an account call slower than the connect timeout ends the start",
+          "[unit][alpaca]") {
+  harness h;
+  h.broker->delay_responses(3'000ms);
+  auto s = h.start(h.spec({{"connect_timeout_ms", "500"}}));
+  auto down = h.wait_down(s);
+  CHECK(down.find("within 500 ms") != std::string::npos);
+  h.broker->delay_responses(0ms);
+}
+
+TEST_CASE("alpaca session: a second place of an order still being created is refused, and a "
+          "failing reconciliation waits for the next round",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready({{"reconcile_interval_ms", "1000"}});
+  h.broker->hold_fills(true);
+  h.broker->delay_responses(300ms);
+  auto o = h.order(engine::order_type::limit, "1", dec("50"));
+  h.self()->send(s, place_atom_v, o);
+  std::this_thread::sleep_for(50ms);
+  h.self()->send(s, place_atom_v, o);
+  int acked = 0;
+  int refused = 0;
+  for (int i = 0; i < 2; ++i)
+    h.self()->receive([&](order_ack&) { ++acked; },
+                      [&](caf::error& err) {
+                        ++refused;
+                        CHECK(describe(err).message.find("already being placed") !=
+                              std::string::npos);
+                      },
+                      caf::after(10s) >> [] { FAIL("no answer"); });
+  CHECK(acked == 1);
+  CHECK(refused == 1);
+  h.broker->delay_responses(0ms);
+  // The next reconciliation meets three failures (its retries included) and gives up for this
+  // round; the order is still tracked and found by a later one.
+  h.broker->fail_next(3, 503);
+  std::this_thread::sleep_for(2'500ms);
+  h.broker->drop_events(1);
+  h.broker->hold_fills(false);
+  h.broker->set_price("AAPL", dec("40"));
+  auto filled = h.wait_update(o.client_order_id, ost::filled, 10s);
+  REQUIRE(filled);
+  CHECK(filled->source == persistence::event_source::reconcile);
+}

@@ -330,3 +330,31 @@ TEST_CASE("schwab session: a rotated refresh token is stored before use and carr
   CHECK(h.broker->statistics().token_refusals == 0);
   CHECK(h.broker->statistics().refresh_tokens_issued == 2);
 }
+
+TEST_CASE("schwab session: reconciliation finds an order without its id by its fingerprint, "
+          "and says when Schwab lists none",
+          "[unit][schwab]") {
+  harness h;
+  h.seed_login();
+  auto first = h.ready();
+  h.broker->hold_fills(true);
+  auto o = h.order(engine::order_type::limit, "4", dec("52"));
+  auto ack = h.ask<order_ack>(first, place_atom_v, o);
+  REQUIRE(ack);
+  // A later session (after a restart) learns of the order from the router without an id.
+  h.stop_sessions();
+  auto second = h.ready();
+  auto found = h.ask<order_update>(second, status_atom_v, o);
+  REQUIRE(found);
+  CHECK(found->broker_order_id == ack->broker_order_id);
+  // Working (or, before the simulator's next tick, still being activated).
+  CHECK((found->status == ost::new_ || found->status == ost::pending_new));
+  auto never = h.order(engine::order_type::limit, "9", dec("53"));
+  auto missing = h.ask<order_update>(second, status_atom_v, never);
+  REQUIRE_FALSE(missing);
+  CHECK(describe(missing.error()).code == errc::not_found_at_broker);
+  // By an id Schwab does not know.
+  never.broker_order_id = "999999";
+  auto unknown = h.ask<order_update>(second, status_atom_v, never);
+  REQUIRE_FALSE(unknown);
+}
