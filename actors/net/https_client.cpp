@@ -82,6 +82,8 @@ struct attempt {
   bool reused = false;
   bool timed_out = false;
   bool sent = false;
+  /// The write was started: bytes may be on the wire even before its completion runs.
+  bool writing = false;
 };
 
 struct pending {
@@ -272,6 +274,7 @@ private:
       a->wire.body() = r.body;
     }
     a->wire.prepare_payload();
+    a->writing = true;
     http::async_write(
         a->conn->stream, a->wire,
         [self = shared_from_this(), a](error_code ec, std::size_t n) { self->on_write(a, ec, n); });
@@ -372,7 +375,8 @@ private:
       conn_->close();
     bool sent = false;
     if (attempt_) {
-      sent = attempt_->sent;
+      // A write under way may already have reached the server: closing cannot take it back.
+      sent = attempt_->sent || attempt_->writing;
       if (attempt_->conn)
         attempt_->conn->close();
     }
