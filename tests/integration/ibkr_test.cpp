@@ -229,10 +229,9 @@ TEST_CASE_METHOD(fixture, "IBKR: the test endpoint reports reachability and stor
   CHECK(json_member(doc, "ok").GetBool());
   CHECK(json_string(json_member(doc, "balance"), "equity") == "100000");
 
-  // A port nobody listens on (the simulator's, after it stopped).
-  auto closed = start_sim();
-  auto port = closed->port();
-  closed->stop();
+  // A port held bound but not listening, so nothing else can take it meanwhile.
+  refusing_port refusing;
+  auto port = refusing.port();
   auto bad = post("/api/brokers/ibkr/test",
                   R"({"credentials":{"host":"127.0.0.1","port":)" + std::to_string(port) +
                       R"(,"clientId":1}})");

@@ -8,6 +8,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace brokerd::test {
 
@@ -59,6 +60,25 @@ std::uint16_t free_port() {
   if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     throw std::runtime_error(std::string{"free_port: getsockname: "} + std::strerror(errno));
   return ntohs(addr.sin_port);
+}
+
+refusing_port::refusing_port() {
+  socket_fd s;
+  if (s.fd < 0)
+    throw std::runtime_error(std::string{"refusing_port: socket: "} + std::strerror(errno));
+  sockaddr_in addr = loopback(0);
+  if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error(std::string{"refusing_port: bind: "} + std::strerror(errno));
+  socklen_t len = sizeof addr;
+  if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error(std::string{"refusing_port: getsockname: "} + std::strerror(errno));
+  port_ = ntohs(addr.sin_port);
+  std::swap(fd_, s.fd);
+}
+
+refusing_port::~refusing_port() {
+  if (fd_ >= 0)
+    ::close(fd_);
 }
 
 } // namespace brokerd::test

@@ -28,4 +28,21 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
 /// process may take it before the caller binds it. Throws std::runtime_error on failure.
 std::uint16_t free_port();
 
+/// A loopback port held bound but never listening: a connection to it is refused for as long
+/// as this object lives, and no other process can take the port meanwhile (unlike a port that
+/// was merely free a moment ago).
+class refusing_port {
+public:
+  refusing_port();
+  ~refusing_port();
+  refusing_port(const refusing_port&) = delete;
+  refusing_port& operator=(const refusing_port&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+
+private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 } // namespace brokerd::test

@@ -203,7 +203,8 @@ TEST_CASE("an unreadable CA file is refused when the client is created") {
 
 TEST_CASE("a refused connection is a connect failure") {
   io_thread io;
-  auto client = make_client(io, options_for(test::free_port()));
+  test::refusing_port refusing;
+  auto client = make_client(io, options_for(refusing.port()));
   auto result = call(*client, post("/v2/orders", "{}"));
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().code == https_errc::connect);

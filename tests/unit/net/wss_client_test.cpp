@@ -258,7 +258,8 @@ TEST_CASE("a stream closed by its owner reports nothing") {
 TEST_CASE("a refused connection ends the stream with a connect failure") {
   io_thread io;
   auto rec = std::make_shared<recorder>();
-  auto client = start(io, options_for(test::free_port()), rec);
+  test::refusing_port refusing;
+  auto client = start(io, options_for(refusing.port()), rec);
   REQUIRE(test::wait_until([&] { return rec->ended().has_value(); }, 3s));
   CHECK(rec->ended()->code == wss_errc::connect);
 }
