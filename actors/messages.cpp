@@ -44,6 +44,8 @@ std::string_view to_string(errc x) noexcept {
       return "queue_full";
     case errc::shutting_down:
       return "shutting_down";
+    case errc::auth_required:
+      return "auth_required";
   }
   return "invalid";
 }

@@ -97,6 +97,9 @@ enum class errc : std::uint8_t {
   queue_full,
   /// brokerd is shutting down and takes no new work.
   shutting_down,
+  /// The connection's broker refused its credentials or its login ended: nothing is sent
+  /// until the user signs in again.
+  auth_required,
 };
 
 std::string_view to_string(errc x) noexcept;

@@ -239,10 +239,18 @@ void send_order(self_ptr self, const std::string& id) {
             if (!entry)
               return;
             auto info = describe(err);
-            if (info.code == errc::session_unavailable) {
-              // Nothing reached the broker: the order waits for the session.
+            if (info.code == errc::session_unavailable || info.code == errc::auth_required) {
+              // Nothing reached the broker: the order waits for the session, unless the
+              // connection needs a new sign-in.
               entry->sent = false;
               auto& conn = self->state.conns[entry->o.connection];
+              if (info.code == errc::auth_required ||
+                  conn.state == connection_state::auth_required) {
+                apply_local(self, *entry, order_status::rejected,
+                            "not sent: connection " + entry->o.connection +
+                                " needs a new sign-in (auth_required)");
+                return;
+              }
               conn.waiting.push_front(id);
               return;
             }
@@ -375,6 +383,17 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
         [self](state_atom, const std::string& conn_id, connection_state s) {
           auto& conn = self->state.conns[conn_id];
           conn.state = s;
+          if (s == connection_state::auth_required) {
+            // Orders still waiting would otherwise go out whenever the user signs in again,
+            // maybe days later, at prices nobody meant: they end here, never sent.
+            auto waiting = std::move(conn.waiting);
+            conn.waiting.clear();
+            for (const auto& id : waiting)
+              if (auto* e = find_order(self, id))
+                apply_local(self, *e, order_status::rejected,
+                            "not sent: connection " + conn_id +
+                                " needs a new sign-in (auth_required)");
+          }
           if (s == connection_state::ready && conn.supervisor)
             start_reconcile(self, conn_id);
         },
@@ -398,6 +417,11 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
             e->waiters.push_back(rp);
             return rp;
           }
+          if (cit->second.state == connection_state::auth_required)
+            return make_error(errc::auth_required,
+                              "connection " + o.connection +
+                                  " needs a new sign-in: the broker refused its credentials or "
+                                  "its login ended (see GET /api/brokers/user/configured)");
           if (cit->second.waiting.size() >= st.cfg.max_waiting_per_connection)
             return make_error(errc::queue_full, "too many orders waiting for connection " +
                                                     o.connection + " to become ready");

@@ -107,6 +107,8 @@ http_response from_error(const caf::error& err) {
     }
     case errc::shutting_down:
       return error_response(503, "shutting_down", info.message);
+    case errc::auth_required:
+      return error_response(409, "auth_required", info.message);
   }
   return error_response(500, "internal_error", "internal error");
 }
@@ -139,6 +141,9 @@ std::string configured_json(const front_state& st, const std::string& user) {
            iso8601_ms(c.record.created_ns) + R"(")";
     if (c.last_sync_ns != 0)
       out += R"(,"lastSyncAt":")" + iso8601_ms(c.last_sync_ns) + R"(")";
+    // Why the connection is in its state (a broker's refusal, a login about to end).
+    if (!c.reason.empty())
+      out += R"(,"reason":)" + json_string(c.reason);
     out += '}';
   }
   out += "]}";

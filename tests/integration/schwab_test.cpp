@@ -10,6 +10,10 @@
 #include "tests/support/files.hpp"
 #include "tests/support/json.hpp"
 #include "tests/support/wait.hpp"
+#include "actors/brokers/schwab/tokens.hpp"
+#include "persistence/event_log.hpp"
+#include "persistence/records.hpp"
+#include "persistence/vault.hpp"
 #include "tools/sim/schwab_server.hpp"
 
 using namespace brokerd::test;
@@ -30,6 +34,38 @@ std::unique_ptr<ssim::server> start_sim() {
   if (!s)
     throw std::runtime_error(s.error());
   return std::move(*s);
+}
+
+std::int64_t unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Moves the end of a stored Schwab login to `deadline_ns` (brokerd stopped): the clock cannot
+/// be moved on by days, so the deadline is moved towards it instead.
+void move_login_deadline(const std::filesystem::path& data_dir, const std::string& conn,
+                         std::int64_t deadline_ns) {
+  namespace p = brokerd::persistence;
+  namespace sw = brokerd::actors::schwab;
+  auto v = p::vault::from_key_file(data_dir / "master.key");
+  REQUIRE(v.has_value());
+  auto log = p::event_log::open(data_dir / "events", p::open_mode::read_write);
+  REQUIRE(log.has_value());
+  auto record = log->get(std::string{p::registry_keys::connection} + conn);
+  REQUIRE(record.has_value());
+  REQUIRE(record->has_value());
+  auto c = p::decode_connection(**record, *v);
+  REQUIRE(c.has_value());
+  auto sealed = log->get(sw::token_key(conn));
+  REQUIRE(sealed.has_value());
+  REQUIRE(sealed->has_value());
+  auto tokens = sw::open_tokens(**sealed, *v, c->user, conn);
+  REQUIRE(tokens.has_value());
+  tokens->refresh_expires_ns = deadline_ns;
+  auto resealed = sw::seal_tokens(*tokens, *v, c->user, conn);
+  REQUIRE(resealed.has_value());
+  REQUIRE(log->put(sw::token_key(conn), *resealed).has_value());
 }
 
 struct fixture {
@@ -218,4 +254,97 @@ TEST_CASE_METHOD(fixture, "Schwab: a 401 refreshes once with a rotated token tha
   auto refusals = sim->statistics().token_refusals;
   std::this_thread::sleep_for(3s);
   CHECK(sim->statistics().token_refusals == refusals);
+}
+
+TEST_CASE_METHOD(fixture, "Schwab: the API warns a day and an hour before the login ends, then "
+                          "the connection is auth_required and takes no new orders",
+                 "[integration][schwab]") {
+  auto connected = sign_in_and_connect();
+  INFO(connected.body);
+  REQUIRE(connected.status == 201);
+  auto conn = json_string(parse_json(connected.body), "connectionId");
+  auto data = dir.path() / "data";
+  auto restart_with_deadline = [&](std::int64_t deadline_ns) {
+    client.reset();
+    REQUIRE(server->stop() == 0);
+    move_login_deadline(data, conn, deadline_ns);
+    server = std::make_unique<brokerd_instance>(data);
+    client = std::make_unique<http_client>(server->port());
+  };
+  // The connection's entry in GET /api/brokers/user/configured.
+  auto entry = [&] {
+    auto doc = parse_json(get("/api/brokers/user/configured").body);
+    for (const auto& c : json_member(doc, "connections").GetArray())
+      if (json_string(c, "id") == conn)
+        return std::make_pair(json_string(c, "status"),
+                              c.HasMember("reason") ? json_string(c, "reason") : std::string{});
+    return std::make_pair(std::string{"missing"}, std::string{});
+  };
+  // The reasons of the connection's state events, oldest first.
+  auto state_events = [&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::uint64_t since = 1;;) {
+      auto doc = parse_json(get("/api/events?limit=1000&since=" + std::to_string(since)).body);
+      const auto& events = json_member(doc, "events").GetArray();
+      for (const auto& ev : events)
+        if (json_string(ev, "type") == "connection.state" && json_string(ev, "connection") == conn)
+          out.emplace_back(json_string(ev, "state"),
+                           ev.HasMember("reason") ? json_string(ev, "reason") : std::string{});
+      auto next = json_member(doc, "nextSeq").GetUint64();
+      if (events.Empty() || next == since)
+        return out;
+      since = next;
+    }
+  };
+  auto events_with = [&](const std::string& state, const std::string& text) {
+    std::size_t n = 0;
+    for (const auto& [s, reason] : state_events())
+      if (s == state && reason.find(text) != std::string::npos)
+        ++n;
+    return n;
+  };
+
+  // Six days and 23 hours on: a day's warning at once, the hour's when the last hour begins.
+  restart_with_deadline(unix_ns() + 3'600'000'000'000LL + 4'000'000'000LL);
+  REQUIRE(wait_until([&] { return entry().first == "connected"; }, 20s, 100ms));
+  REQUIRE(wait_until([&] { return events_with("ready", "expires in 1 h 0 min") == 1; }, 20s,
+                     100ms));
+  REQUIRE(wait_until(
+      [&] {
+        auto [status, reason] = entry();
+        return status == "connected" && reason.find("expires in 0 h 59 min") != std::string::npos;
+      },
+      20s, 100ms));
+  CHECK(events_with("ready", "expires in 0 h 59 min") == 1);
+  CHECK(entry().second.find("sign in again") != std::string::npos);
+  // Orders still go through while the login lasts.
+  auto before = sim->statistics().orders_created;
+  auto market = place(conn, R"("symbol":"AAPL","side":"buy","type":"market","quantity":"1")");
+  wait_status(market, "filled");
+  CHECK(sim->statistics().orders_created == before + 1);
+
+  // The last seconds of the login: the hour's warning, then auth_required when it ends.
+  restart_with_deadline(unix_ns() + 5'000'000'000LL);
+  REQUIRE(wait_until([&] { return entry().first == "auth_required"; }, 20s, 100ms));
+  auto [status, reason] = entry();
+  CHECK(reason.find("the Schwab login expired at") != std::string::npos);
+  CHECK(reason.find("sign in again") != std::string::npos);
+  CHECK(events_with("auth_required", "the Schwab login expired at") >= 1);
+  auto refreshes = sim->statistics().token_grants["refresh_token"];
+  auto refusals = sim->statistics().token_refusals;
+
+  // No new orders: the API says why, and nothing reaches Schwab.
+  before = sim->statistics().orders_created;
+  auto refused = post("/api/orders", R"({"connectionId":")" + conn +
+                                         R"(","symbol":"AAPL","side":"buy","type":"market","quantity":"1"})");
+  INFO(refused.body);
+  CHECK(refused.status == 409);
+  CHECK(json_string(parse_json(refused.body), "error") == "auth_required");
+  CHECK(json_string(parse_json(refused.body), "message").find("sign-in") != std::string::npos);
+  CHECK(sim->statistics().orders_created == before);
+  // Not a loop of refresh attempts with a login that is over.
+  std::this_thread::sleep_for(2s);
+  CHECK(sim->statistics().token_grants["refresh_token"] == refreshes);
+  CHECK(sim->statistics().token_refusals == refusals);
+  CHECK(entry().first == "auth_required");
 }

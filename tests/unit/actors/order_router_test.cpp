@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -726,4 +727,81 @@ TEST_CASE("a new order without an acknowledgement becomes unknown after the plac
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   CHECK(transitions(events_of(*log, reported->order.id)) ==
         std::vector<std::string>{"pending_new>new"});
+}
+
+namespace {
+
+/// A session that reports whatever state it is told to (`state_atom` from the test) and
+/// counts the orders that reach it; it acknowledges each as `new`.
+struct obedient_state {
+  caf::actor supervisor;
+  std::shared_ptr<std::atomic<int>> placed;
+};
+
+broker_session_actor::behavior_type
+obedient_session(broker_session_actor::stateful_pointer<obedient_state> self,
+                 caf::actor supervisor, std::shared_ptr<std::atomic<int>> placed) {
+  self->state.supervisor = std::move(supervisor);
+  self->state.placed = std::move(placed);
+  self->anon_send(self->state.supervisor, state_atom_v, connection_state::connecting,
+                  std::string{});
+  return {
+      [](connect_atom) { return engine::balance{}; },
+      [](balance_atom) { return engine::balance{}; },
+      [](positions_atom) { return engine::position_list{}; },
+      [self](place_atom, engine::order& o) -> caf::result<order_ack> {
+        ++*self->state.placed;
+        return order_ack{"B-" + o.client_order_id, order_status::new_, {}};
+      },
+      [](cancel_atom, engine::order&) -> caf::result<order_ack> {
+        return make_error(errc::order_not_cancelable, "never");
+      },
+      [](status_atom, engine::order&) -> caf::result<order_update> {
+        return make_error(errc::not_found_at_broker, "never");
+      },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a connection that needs a new sign-in ends the orders waiting for it and refuses "
+          "new ones, sending nothing",
+          "[order_router]") {
+  temp_dir dir;
+  auto log = open_log(dir.sub("events"));
+  core c{log, nullptr, {}};
+  connection_spec spec;
+  spec.id = "signin-1";
+  spec.user = "alice";
+  auto placed = std::make_shared<std::atomic<int>>(0);
+  auto sup = c.connect(spec, [placed](caf::local_actor* parent, const connection_spec&,
+                                      caf::actor supervisor, caf::actor) {
+    return parent->spawn(obedient_session, std::move(supervisor), placed);
+  });
+  // Connecting: the order waits for the session.
+  auto waiting = c.place(market("alice", "signin-1", "AAPL", "1"));
+  REQUIRE(waiting.has_value());
+  CHECK(waiting->order.status == order_status::pending_new);
+
+  caf::anon_send(sup, state_atom_v, connection_state::auth_required,
+                 std::string{"the login ended"});
+  REQUIRE(wait_for_logged_status(*log, waiting->order.id, order_status::rejected));
+  auto ended = c.get("alice", waiting->order.id);
+  REQUIRE(ended.has_value());
+  CHECK(ended->reason.find("needs a new sign-in") != std::string::npos);
+
+  auto refused = c.place(market("alice", "signin-1", "AAPL", "2"));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(describe(refused.error()).code == errc::auth_required);
+  CHECK(describe(refused.error()).message.find("signin-1") != std::string::npos);
+
+  // Signed in again: new orders go out; the rejected one never does.
+  caf::anon_send(sup, state_atom_v, connection_state::ready, std::string{});
+  REQUIRE(wait_until([&] {
+    auto again = c.place(market("alice", "signin-1", "AAPL", "3"));
+    return again.has_value() && wait_for_logged_status(*log, again->order.id, order_status::new_);
+  }));
+  CHECK(placed->load() == 1);
+  CHECK(transitions(events_of(*log, waiting->order.id)) ==
+        std::vector<std::string>{"pending_new>rejected"});
 }
