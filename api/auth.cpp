@@ -80,19 +80,60 @@ std::optional<std::string> bearer_token(std::string_view authorization) {
   return std::string{token};
 }
 
-std::optional<persistence::user_record> authenticate(const persistence::event_log& log,
-                                                     std::string_view token) {
-  auto key = std::string{persistence::registry_keys::token} + sha256_hex(token);
-  auto user_id = log.get(key);
-  if (!user_id || !*user_id)
+std::string token_key(std::string_view token) {
+  return std::string{persistence::registry_keys::token} + sha256_hex(token);
+}
+
+std::optional<std::string> session_cookie(std::string_view header) {
+  while (!header.empty()) {
+    auto end = header.find(';');
+    auto pair = header.substr(0, end);
+    header = end == std::string_view::npos ? std::string_view{} : header.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ')
+      pair.remove_prefix(1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != session_cookie_name)
+      continue;
+    auto value = pair.substr(eq + 1);
+    while (!value.empty() && value.back() == ' ')
+      value.remove_suffix(1);
+    if (value.size() < 16 || value.size() > 256)
+      return std::nullopt;
+    for (char c : value)
+      if (c <= ' ' || c > '~' || c == ';' || c == ',')
+        return std::nullopt;
+    return std::string{value};
+  }
+  return std::nullopt;
+}
+
+std::optional<authenticated> authenticate_token(const persistence::event_log& log,
+                                                std::string_view token, std::int64_t now_ns) {
+  auto stored = log.get(token_key(token));
+  if (!stored || !*stored)
     return std::nullopt;
-  auto record = log.get(std::string{persistence::registry_keys::user} + **user_id);
+  auto rec = persistence::decode_token(**stored);
+  if (!rec || (rec->expires_ns != 0 && rec->expires_ns <= now_ns))
+    return std::nullopt;
+  auto record = log.get(std::string{persistence::registry_keys::user} + rec->user);
   if (!record || !*record)
     return std::nullopt;
   auto user = persistence::decode_user(**record);
   if (!user)
     return std::nullopt;
-  return *user;
+  return authenticated{std::move(*user), std::move(*rec)};
+}
+
+std::optional<persistence::user_record> authenticate(const persistence::event_log& log,
+                                                     std::string_view token) {
+  auto found = authenticate_token(log, token, wall_now_ns());
+  if (!found)
+    return std::nullopt;
+  return std::move(found->user);
+}
+
+std::int64_t wall_now_ns() {
+  return now_ns();
 }
 
 std::expected<admin_bootstrap, std::string>
@@ -120,7 +161,7 @@ bootstrap_admin(persistence::event_log& log, const std::filesystem::path& data_d
     return std::unexpected(ok.error());
   std::vector<persistence::registry_write> writes{
       {std::string{persistence::registry_keys::user} + admin.id, persistence::encode_user(admin)},
-      {std::string{persistence::registry_keys::token} + sha256_hex(token), admin.id},
+      {token_key(token), persistence::encode_token({admin.id, "api", 0, admin.created_ns})},
   };
   if (auto ok = log.append({}, true, writes); !ok)
     return std::unexpected("cannot store the admin user: " + ok.error().message);

@@ -22,10 +22,34 @@ std::string random_hex(std::size_t bytes);
 /// is missing, of another scheme, or the token is not 16..256 visible ASCII characters.
 std::optional<std::string> bearer_token(std::string_view authorization);
 
-/// Resolves a bearer token to its user through the registry (tokens are stored only as
-/// their SHA-256). nullopt for an unknown token or a user that no longer exists.
+/// The registry key of a token: `token/<sha-256 hex of the token>`.
+std::string token_key(std::string_view token);
+
+/// Name of the cookie a password login sets (`POST /api/auth/login`).
+inline constexpr std::string_view session_cookie_name = "brokerd_session";
+
+/// The value of the `brokerd_session` cookie in a Cookie header ("a=1; brokerd_session=..."),
+/// nullopt when absent or not 16..256 visible ASCII characters.
+std::optional<std::string> session_cookie(std::string_view cookie_header);
+
+/// A token resolved to its user.
+struct authenticated {
+  persistence::user_record user;
+  persistence::token_record token;
+};
+
+/// Resolves a bearer token or session cookie to its user through the registry (tokens are
+/// stored only as their SHA-256). nullopt for an unknown or revoked token, one whose expiry
+/// lies at or before `now_ns` (wall time), or a user that no longer exists.
+std::optional<authenticated> authenticate_token(const persistence::event_log& log,
+                                                std::string_view token, std::int64_t now_ns);
+
+/// `authenticate_token` at the current wall time, the user only.
 std::optional<persistence::user_record> authenticate(const persistence::event_log& log,
                                                      std::string_view token);
+
+/// Wall time in ns since the Unix epoch.
+std::int64_t wall_now_ns();
 
 /// What `bootstrap_admin` did.
 struct admin_bootstrap {

@@ -60,6 +60,10 @@ std::string encode_user(const user_record& u) {
   w.Bool(u.admin);
   w.Key("createdAt");
   w.Int64(u.created_ns);
+  if (!u.password_hash.empty())
+    write_string(w, "passwordHash", u.password_hash);
+  if (!u.primary_connection.empty())
+    write_string(w, "primaryConnection", u.primary_connection);
   w.EndObject();
   return buf.GetString();
 }
@@ -86,7 +90,52 @@ std::expected<user_record, error> decode_user(std::string_view json) {
   u.tier = *tier;
   u.admin = *admin;
   u.created_ns = *created;
+  for (auto [key, field] : {std::pair{"passwordHash", &u.password_hash},
+                            std::pair{"primaryConnection", &u.primary_connection}}) {
+    auto it = doc->FindMember(key);
+    if (it == doc->MemberEnd())
+      continue;
+    if (!it->value.IsString())
+      return std::unexpected(corrupt("user", key));
+    *field = std::string{it->value.GetString(), it->value.GetStringLength()};
+  }
   return u;
+}
+
+std::string encode_token(const token_record& t) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  write_string(w, "user", t.user);
+  write_string(w, "kind", t.kind);
+  w.Key("expiresAt");
+  w.Int64(t.expires_ns);
+  w.Key("createdAt");
+  w.Int64(t.created_ns);
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::expected<token_record, error> decode_token(std::string_view value) {
+  if (value.empty() || value.front() != '{') {
+    if (value.empty())
+      return std::unexpected(corrupt("token", "user"));
+    return token_record{std::string{value}, "api", 0, 0};
+  }
+  auto doc = parse(value, "token");
+  if (!doc)
+    return std::unexpected(doc.error());
+  auto user = str(*doc, "user", "token");
+  auto kind = str(*doc, "kind", "token");
+  auto expires = int64(*doc, "expiresAt", "token");
+  auto created = int64(*doc, "createdAt", "token");
+  for (auto* e : {&user, &kind})
+    if (!*e)
+      return std::unexpected(e->error());
+  for (auto* e : {&expires, &created})
+    if (!*e)
+      return std::unexpected(e->error());
+  return token_record{*user, *kind, *expires, *created};
 }
 
 namespace {

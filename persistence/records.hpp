@@ -17,7 +17,8 @@ namespace brokerd::persistence {
 namespace registry_keys {
 /// "user/<user id>" → user_record JSON.
 inline constexpr std::string_view user = "user/";
-/// "token/<sha-256 hex of the token>" → user id. The token itself is never stored.
+/// "token/<sha-256 hex of the token>" → token_record JSON (or, as stored before sessions
+/// existed, the plain user id of an API token). The token itself is never stored.
 inline constexpr std::string_view token = "token/";
 /// "conn/<connection id>" → connection_record JSON.
 inline constexpr std::string_view connection = "conn/";
@@ -31,7 +32,26 @@ struct user_record {
   std::string tier = "free";
   bool admin = false;
   std::int64_t created_ns = 0;
+  /// The scrypt hash of the user's password in its self-describing form
+  /// (`scrypt$N$r$p$salt$hash`, see api/passwords.hpp); empty when the user has no password
+  /// (records stored before passwords existed, the bootstrapped admin): such a user cannot
+  /// log in with a password, only use API tokens.
+  std::string password_hash;
+  /// The connection the user chose as primary (POST /api/brokers/:id/primary); empty for none.
+  std::string primary_connection;
   friend bool operator==(const user_record&, const user_record&) = default;
+};
+
+/// What a bearer token (or session cookie) stands for; stored under
+/// `token/<sha-256 of the token>`.
+struct token_record {
+  std::string user;
+  /// "api" (an API token, no expiry unless set) or "session" (a password login).
+  std::string kind = "api";
+  /// Wall time in ns after which the token no longer authenticates; 0 = never.
+  std::int64_t expires_ns = 0;
+  std::int64_t created_ns = 0;
+  friend bool operator==(const token_record&, const token_record&) = default;
 };
 
 /// A user's connection to one broker account. `settings` hold non-secret settings only
@@ -52,8 +72,15 @@ struct connection_record {
   friend bool operator==(const connection_record&, const connection_record&) = default;
 };
 
+/// The user as stored: `passwordHash` and `primaryConnection` only when set, so records of
+/// users without them are unchanged.
 std::string encode_user(const user_record& u);
+/// Reads a user record; the optional members may be absent (older records).
 std::expected<user_record, error> decode_user(std::string_view json);
+std::string encode_token(const token_record& t);
+/// Reads a token record; a value that is not a JSON object is the plain user id an API token
+/// was stored with before token records existed (kind api, no expiry).
+std::expected<token_record, error> decode_token(std::string_view value);
 /// A connection record with its settings sealed by `v` (bound to the user and connection ids).
 std::expected<std::string, error> encode_connection(const connection_record& c, const vault& v);
 /// The key id a stored connection record's settings are sealed under; nothing for a record

@@ -173,3 +173,37 @@ TEST_CASE("bootstrap_admin on a log it cannot write reports the failure", "[auth
   CHECK_THAT(failed.error(), Catch::StartsWith("cannot store the admin user: "));
   CHECK(ro->scan_prefix(persistence::registry_keys::user)->empty());
 }
+
+TEST_CASE("a session token authenticates until its expiry; an old plain API token still does",
+          "[auth]") {
+  temp_dir dir{"brokerd-auth-expiry"};
+  auto log = open_log(dir.path());
+  add_user(*log, "usr_old", "old-token-0123456789");
+  persistence::token_record session{"usr_old", "session", 1'000, 10};
+  std::vector<persistence::registry_write> writes{
+      {brokerd::api::token_key("session-token-0123456789"), persistence::encode_token(session)}};
+  REQUIRE(log->append({}, true, writes).has_value());
+  using brokerd::api::authenticate_token;
+  auto found = authenticate_token(*log, "session-token-0123456789", 999);
+  REQUIRE(found.has_value());
+  CHECK(found->user.id == "usr_old");
+  CHECK(found->token.kind == "session");
+  CHECK_FALSE(authenticate_token(*log, "session-token-0123456789", 1'000).has_value());
+  auto old = authenticate_token(*log, "old-token-0123456789", 1'000'000);
+  REQUIRE(old.has_value());
+  CHECK(old->token.kind == "api");
+  CHECK(old->token.expires_ns == 0);
+}
+
+TEST_CASE("session_cookie finds brokerd_session among the cookies and refuses bad values",
+          "[auth]") {
+  using brokerd::api::session_cookie;
+  CHECK(session_cookie("brokerd_session=abcdef0123456789") == "abcdef0123456789");
+  CHECK(session_cookie("theme=dark; brokerd_session=abcdef0123456789; x=1") ==
+        "abcdef0123456789");
+  CHECK_FALSE(session_cookie("theme=dark").has_value());
+  CHECK_FALSE(session_cookie("brokerd_session=short").has_value());
+  CHECK_FALSE(session_cookie("xbrokerd_session=abcdef0123456789").has_value());
+  CHECK_FALSE(session_cookie("brokerd_session=abcdef\x01" "0123456789").has_value());
+  CHECK_FALSE(session_cookie("").has_value());
+}
