@@ -1,18 +1,41 @@
 #include "api/front.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <map>
+#include <set>
 
 #include "actors/brokers/schwab/session.hpp"
 #include "actors/brokers/schwab/tokens.hpp"
 #include "actors/rest_calls.hpp"
 #include "actors/logging.hpp"
 #include "api/auth.hpp"
+#include "api/broker_compare.hpp"
 #include "api/broker_requests.hpp"
 #include "api/json_io.hpp"
+#include "api/passwords.hpp"
+#include "api/user_requests.hpp"
+#include "engine/token_bucket.hpp"
 #include "persistence/event_codec.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::http_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::responder)
+
+namespace brokerd::api {
+/// Asks the password hasher for the scrypt hash of a new password (answer: the stored form,
+/// empty when hashing failed).
+struct password_hash_request {
+  actors::secret password;
+};
+/// Asks the password hasher whether `password` matches `stored` (answer: bool).
+struct password_check {
+  actors::secret password;
+  std::string stored;
+};
+} // namespace brokerd::api
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::password_hash_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::api::password_check)
 
 namespace brokerd::api {
 
@@ -56,6 +79,20 @@ struct front_state {
   caf::actor void_sink;
   std::map<std::string, connection_view> conns;
   bool stopping = false;
+  /// Hashes and checks passwords on its own thread (scrypt takes tens of milliseconds).
+  caf::actor hasher;
+  /// The API rate limit: by user id, and by "login:" + client address for logins.
+  std::map<std::string, engine::token_bucket> buckets;
+  /// User records written but maybe not yet readable through the reader, by id: read-modify-
+  /// write of a user starts from here so two quick changes do not lose one another.
+  std::map<std::string, persistence::user_record> users_in_flight;
+  /// Emails of users whose creation is under way: a second create of one is 409 at once.
+  std::set<std::string> emails_in_flight;
+  /// Counters since start for GET /api/admin/stats.
+  std::uint64_t tests_run = 0;
+  std::uint64_t tests_ok = 0;
+  /// Orders created through this front, by broker.
+  std::map<std::string, std::uint64_t> orders_by_broker;
   static inline const char* name = "http_front";
 };
 
@@ -125,7 +162,8 @@ std::string status_of(const std::string& state) {
   return "connecting";
 }
 
-std::string configured_json(const front_state& st, const std::string& user) {
+std::string configured_json(const front_state& st, const persistence::user_record& owner) {
+  const auto& user = owner.id;
   std::string out = R"({"connections":[)";
   bool first = true;
   for (const auto& [id, c] : st.conns) {
@@ -139,6 +177,7 @@ std::string configured_json(const front_state& st, const std::string& user) {
            (c.record.active ? "true" : "false") + R"(,"status":")" + status_of(c.state) +
            R"(","state":")" + c.state + R"(","connectedAt":")" +
            iso8601_ms(c.record.created_ns) + R"(")";
+    out += std::string{R"(,"primary":)"} + (id == owner.primary_connection ? "true" : "false");
     if (c.last_sync_ns != 0)
       out += R"(,"lastSyncAt":")" + iso8601_ms(c.last_sync_ns) + R"(")";
     // Why the connection is in its state (a broker's refusal, a login about to end).
@@ -146,7 +185,10 @@ std::string configured_json(const front_state& st, const std::string& user) {
       out += R"(,"reason":)" + json_string(c.reason);
     out += '}';
   }
-  out += "]}";
+  out += R"(],"primaryConnectionId":)" +
+         (owner.primary_connection.empty() ? std::string{"null"}
+                                           : json_string(owner.primary_connection)) +
+         "}";
   return out;
 }
 
@@ -172,9 +214,11 @@ void test_broker(self_ptr self, const persistence::user_record& user, connect_re
   spec.broker = req.broker;
   spec.settings = std::move(req.settings);
   auto session = (*factory)(self, spec, st.void_sink, st.void_sink);
+  ++st.tests_run;
   self->request(session, st.cfg.timeout, connect_atom_v)
       .then(
           [self, session, respond](engine::balance& b) {
+            ++self->state.tests_ok;
             self->send_exit(session, caf::exit_reason::user_shutdown);
             respond(json(200, R"({"ok":true,"balance":)" + balance_json(b) + "}"));
           },
@@ -372,6 +416,56 @@ void on_code_exchange(self_ptr self, std::uint64_t id, net::https_result& r) {
           [ex](caf::error& err) mutable { ex.respond(from_error(err)); });
 }
 
+/// The user as last written by this front, else as stored; nullopt when unknown.
+std::optional<persistence::user_record> current_user(const front_state& st, const std::string& id) {
+  if (auto it = st.users_in_flight.find(id); it != st.users_in_flight.end())
+    return it->second;
+  auto stored = st.cfg.reader->get(std::string{persistence::registry_keys::user} + id);
+  if (!stored || !*stored)
+    return std::nullopt;
+  auto u = persistence::decode_user(**stored);
+  if (!u)
+    return std::nullopt;
+  return *u;
+}
+
+/// Every stored user (records that do not decode are skipped), in id order, with this front's
+/// own writes in flight applied.
+std::vector<persistence::user_record> all_users(const front_state& st) {
+  std::map<std::string, persistence::user_record> by_id;
+  if (auto entries = st.cfg.reader->scan_prefix(persistence::registry_keys::user))
+    for (const auto& e : *entries)
+      if (auto u = persistence::decode_user(e.value))
+        by_id[u->id] = std::move(*u);
+  for (const auto& [id, u] : st.users_in_flight)
+    by_id[id] = u;
+  std::vector<persistence::user_record> out;
+  for (auto& [id, u] : by_id)
+    out.push_back(std::move(u));
+  return out;
+}
+
+/// The registry write of `u`, remembered as in flight until `done_writing` forgets it.
+persistence::registry_write user_write(front_state& st, const persistence::user_record& u) {
+  st.users_in_flight[u.id] = u;
+  return {std::string{persistence::registry_keys::user} + u.id, persistence::encode_user(u)};
+}
+
+/// Forgets the in-flight copy of user `id` once the reader sees `u` (the write is done).
+void done_writing(front_state& st, const persistence::user_record& u) {
+  if (auto it = st.users_in_flight.find(u.id); it != st.users_in_flight.end() && it->second == u)
+    st.users_in_flight.erase(it);
+}
+
+/// Appends `writes` (synced) and calls `then()` once stored; a failed write answers the error.
+template <class F>
+void store(self_ptr self, registry_writes writes, const responder& respond, F then) {
+  self->request(self->state.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
+                true, std::move(writes))
+      .then([then](std::uint64_t) mutable { then(); },
+            [respond](caf::error& err) { respond(from_error(err)); });
+}
+
 /// DELETE /api/brokers/:connectionId: removes the connection from the registry (with its
 /// order-id reservation), then stops its session and stops routing to it. The event log keeps
 /// its history; orders still waiting for it are canceled by the router.
@@ -387,11 +481,20 @@ void remove_connection(self_ptr self, const persistence::user_record& user, cons
       writes.push_back({ibkr::order_id_key(id, cfg->client_id), std::nullopt});
   if (it->second.record.broker == "schwab")
     writes.push_back({schwab::token_key(id), std::nullopt});
+  // The primary connection's removal clears the user's primary.
+  std::optional<persistence::user_record> cleared;
+  if (auto owner = current_user(st, user.id); owner && owner->primary_connection == id) {
+    cleared = *owner;
+    cleared->primary_connection.clear();
+    writes.push_back(user_write(st, *cleared));
+  }
   self->request(st.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
                 std::move(writes))
       .then(
-          [self, id, respond](std::uint64_t) {
+          [self, id, respond, cleared](std::uint64_t) {
             auto& s = self->state;
+            if (cleared)
+              done_writing(s, *cleared);
             auto c = s.conns.find(id);
             if (c == s.conns.end())
               return respond(error_response(404, "unknown_connection", "no connection " + id));
@@ -414,6 +517,358 @@ std::optional<http_response> premium_check(const persistence::user_record& user,
                             "upgrade your account to tier premium");
 }
 
+/// A fresh API token for `user_id`: the token (shown once) and the write storing its hash.
+std::pair<std::string, persistence::registry_write> new_token(const std::string& user_id,
+                                                              std::string kind,
+                                                              std::int64_t expires_ns) {
+  auto token = random_hex(32);
+  persistence::token_record rec{user_id, std::move(kind), expires_ns, now_ns()};
+  return {token, {token_key(token), persistence::encode_token(rec)}};
+}
+
+std::string session_cookie_header(const std::string& token, std::int64_t max_age_s) {
+  return std::string{session_cookie_name} + "=" + token +
+         "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" + std::to_string(max_age_s);
+}
+
+/// POST /api/auth/login {email, password}: checks the password on the hasher's thread
+/// (an unknown email is checked against a decoy hash at the same cost) and answers a session
+/// token, also as the brokerd_session cookie. One answer for every failure: no one learns
+/// which emails exist.
+void login(self_ptr self, http_request& req, responder& respond) {
+  auto& st = self->state;
+  auto parsed = parse_login_request(req.body);
+  if (!parsed)
+    return respond(error_response(parsed.error()));
+  std::optional<persistence::user_record> found;
+  for (auto& u : all_users(st))
+    if (u.email == parsed->email)
+      found = std::move(u);
+  // An empty hash is checked against a decoy on the hasher's thread.
+  auto stored = found ? found->password_hash : std::string{};
+  bool known = found && !found->password_hash.empty();
+  self->request(st.hasher, caf::infinite, password_check{parsed->password, stored})
+      .then(
+          [self, respond, found, known](bool match) {
+            if (!match || !known)
+              return respond(error_response(401, "invalid_credentials",
+                                            "the email or password is wrong"));
+            auto& s = self->state;
+            auto expires = now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          s.cfg.session_lifetime)
+                                          .count();
+            auto [token, write] = new_token(found->id, "session", expires);
+            store(self, {std::move(write)}, respond,
+                  [self, respond, user = *found, token, expires] {
+                    auto r = json(200, R"({"token":)" + json_string(token) + R"(,"userId":)" +
+                                           json_string(user.id) + R"(,"tier":)" +
+                                           json_string(user.tier) + R"(,"expiresAt":")" +
+                                           iso8601_ms(expires) + R"("})");
+                    r.headers.emplace_back(
+                        "Set-Cookie",
+                        session_cookie_header(token, self->state.cfg.session_lifetime.count()));
+                    respond(std::move(r));
+                  });
+          },
+          [respond](caf::error&) {
+            respond(error_response(500, "internal_error", "the password could not be checked"));
+          });
+}
+
+/// POST /api/auth/logout and DELETE /api/auth/tokens/current: revokes the token the request
+/// authenticated with (bearer or cookie) and clears the cookie.
+void logout(self_ptr self, const std::string& token, responder& respond) {
+  store(self, {{token_key(token), std::nullopt}}, respond, [respond] {
+    auto r = json(200, R"({"revoked":true})");
+    r.headers.emplace_back("Set-Cookie", session_cookie_header("", 0));
+    respond(std::move(r));
+  });
+}
+
+/// Stops the premium connections of a user moved to free (stored inactive, their sessions
+/// stopped, listed as disconnected) or starts them again for a user moved to premium. Runs
+/// once the user and connection records are stored.
+void apply_tier(self_ptr self, const std::string& user_id, const std::string& tier) {
+  auto& st = self->state;
+  for (auto& [id, view] : st.conns) {
+    auto broker = engine::parse_broker_id(view.record.broker);
+    if (view.record.user != user_id || !broker || !requires_premium(*broker) ||
+        view.record.id.empty())
+      continue;
+    if (tier == "free" && view.record.active) {
+      view.record.active = false;
+      if (view.supervisor)
+        self->send(view.supervisor, stop_atom_v);
+    } else if (tier == "premium" && !view.record.active) {
+      view.record.active = true;
+      auto sup = start_connection(self->system(), view.record, st.cfg.resources, st.cfg.log,
+                                  st.cfg.router, st.cfg.policy);
+      if (!sup) {
+        log::error("http_front", "connection " + id + " not restarted: " + sup.error());
+        continue;
+      }
+      view.supervisor = *sup;
+      self->send(st.cfg.router, attach_atom_v, view.record.id, view.record.user, *broker, *sup);
+    }
+  }
+}
+
+/// POST /api/admin/users {email, password, tier?}: 201 {userId, token, user} with the user's
+/// first API token; 409 email_taken for an email in use.
+void create_user(self_ptr self, http_request& req, responder& respond) {
+  auto& st = self->state;
+  auto parsed = parse_new_user_request(req.body);
+  if (!parsed)
+    return respond(error_response(parsed.error()));
+  auto taken = [&] {
+    if (st.emails_in_flight.contains(parsed->email))
+      return true;
+    for (const auto& u : all_users(st))
+      if (u.email == parsed->email)
+        return true;
+    return false;
+  };
+  if (taken())
+    return respond(error_response(409, "email_taken", "a user with this email exists"));
+  st.emails_in_flight.insert(parsed->email);
+  auto email = parsed->email;
+  auto tier = parsed->tier;
+  self->request(st.hasher, caf::infinite, password_hash_request{parsed->password})
+      .then(
+          [self, respond, email, tier](std::string& hash) {
+            auto& s = self->state;
+            if (hash.empty()) {
+              s.emails_in_flight.erase(email);
+              return respond(
+                  error_response(500, "internal_error", "the password could not be hashed"));
+            }
+            persistence::user_record u;
+            u.id = "usr_" + random_hex(8);
+            u.email = email;
+            u.tier = tier;
+            u.created_ns = now_ns();
+            u.password_hash = std::move(hash);
+            auto [token, token_write] = new_token(u.id, "api", 0);
+            registry_writes writes{user_write(s, u), std::move(token_write)};
+            self->request(s.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
+                          true, std::move(writes))
+                .then(
+                    [self, respond, u, token](std::uint64_t) {
+                      self->state.emails_in_flight.erase(u.email);
+                      done_writing(self->state, u);
+                      respond(json(201, R"({"userId":)" + json_string(u.id) + R"(,"token":)" +
+                                            json_string(token) + R"(,"user":)" + user_json(u) +
+                                            "}"));
+                    },
+                    [self, respond, u](caf::error& err) {
+                      self->state.emails_in_flight.erase(u.email);
+                      self->state.users_in_flight.erase(u.id);
+                      respond(from_error(err));
+                    });
+          },
+          [self, respond, email](caf::error&) {
+            self->state.emails_in_flight.erase(email);
+            respond(error_response(500, "internal_error", "the password could not be hashed"));
+          });
+}
+
+/// PATCH /api/admin/users/:id {tier?, password?}: 200 with the user. A tier change stops or
+/// restarts the user's premium connections (see apply_tier).
+void update_user(self_ptr self, const std::string& id, http_request& req, responder& respond) {
+  auto& st = self->state;
+  auto user = current_user(st, id);
+  if (!user)
+    return respond(error_response(404, "unknown_user", "no user " + id));
+  auto parsed = parse_user_patch_request(req.body);
+  if (!parsed)
+    return respond(error_response(parsed.error()));
+  auto finish = [self, respond](persistence::user_record u) {
+    auto& s = self->state;
+    registry_writes writes{user_write(s, u)};
+    bool tier_changed = false;
+    for (auto& [cid, view] : s.conns) {
+      auto broker = engine::parse_broker_id(view.record.broker);
+      if (view.record.user != u.id || !broker || !requires_premium(*broker) ||
+          view.record.id.empty() || view.record.active == (u.tier == "premium"))
+        continue;
+      auto rec = view.record;
+      rec.active = u.tier == "premium";
+      auto sealed = persistence::encode_connection(rec, *s.cfg.vault);
+      if (!sealed) {
+        s.users_in_flight.erase(u.id);
+        return respond(error_response(500, "internal_error", "a connection could not be sealed"));
+      }
+      writes.push_back({std::string{persistence::registry_keys::connection} + cid,
+                        std::move(*sealed)});
+      tier_changed = true;
+    }
+    store(self, std::move(writes), respond, [self, respond, u, tier_changed] {
+      done_writing(self->state, u);
+      if (tier_changed)
+        apply_tier(self, u.id, u.tier);
+      respond(json(200, user_json(u)));
+    });
+  };
+  auto updated = *user;
+  if (parsed->tier)
+    updated.tier = *parsed->tier;
+  if (!parsed->password)
+    return finish(std::move(updated));
+  self->request(st.hasher, caf::infinite, password_hash_request{*parsed->password})
+      .then(
+          [self, respond, finish, updated, id](std::string& hash) mutable {
+            if (hash.empty())
+              return respond(
+                  error_response(500, "internal_error", "the password could not be hashed"));
+            // Start from the latest record: another change may have landed while hashing.
+            if (auto latest = current_user(self->state, id)) {
+              auto tier = updated.tier;
+              updated = *latest;
+              updated.tier = tier;
+            }
+            updated.password_hash = std::move(hash);
+            finish(std::move(updated));
+          },
+          [respond](caf::error&) {
+            respond(error_response(500, "internal_error", "the password could not be hashed"));
+          });
+}
+
+/// DELETE /api/admin/users/:id/tokens: revokes every token (API and session) of the user.
+void revoke_user_tokens(self_ptr self, const std::string& id, responder& respond) {
+  auto& st = self->state;
+  auto entries = st.cfg.reader->scan_prefix(persistence::registry_keys::token);
+  if (!entries)
+    return respond(error_response(503, "registry_unavailable", "the tokens could not be read"));
+  registry_writes writes;
+  for (const auto& e : *entries)
+    if (auto t = persistence::decode_token(e.value); t && t->user == id)
+      writes.push_back({e.key, std::nullopt});
+  auto n = writes.size();
+  if (writes.empty())
+    return respond(json(200, R"({"revoked":0})"));
+  store(self, std::move(writes), respond,
+        [respond, n] { respond(json(200, R"({"revoked":)" + std::to_string(n) + "}")); });
+}
+
+/// GET /api/admin/stats: connections by broker (those this front serves), users and premium
+/// users, broker tests run and how many succeeded, and orders created through this front by
+/// broker — all counted since this process started except users and connections.
+std::string stats_json(const front_state& st) {
+  std::map<std::string, std::uint64_t> conns{{"alpaca", 0}, {"ibkr", 0}, {"schwab", 0}, {"paper", 0}};
+  std::uint64_t active = 0;
+  for (const auto& [id, view] : st.conns) {
+    if (view.record.id.empty())
+      continue;
+    ++conns[view.record.broker];
+    if (view.record.active)
+      ++active;
+  }
+  std::uint64_t users = 0;
+  std::uint64_t premium = 0;
+  for (const auto& u : all_users(st)) {
+    ++users;
+    if (u.tier == "premium")
+      ++premium;
+  }
+  auto object = [](const std::map<std::string, std::uint64_t>& m) {
+    std::string out = "{";
+    for (const auto& [k, v] : m)
+      out += (out.size() > 1 ? "," : "") + json_string(k) + ":" + std::to_string(v);
+    return out + "}";
+  };
+  auto orders = st.orders_by_broker;
+  for (const char* b : {"alpaca", "ibkr", "schwab", "paper"})
+    orders.try_emplace(b, 0);
+  char rate[32] = "null";
+  if (st.tests_run > 0)
+    std::snprintf(rate, sizeof rate, "%.4f",
+                  static_cast<double>(st.tests_ok) / static_cast<double>(st.tests_run));
+  return R"({"connectionsByBroker":)" + object(conns) + R"(,"activeConnections":)" +
+         std::to_string(active) + R"(,"users":)" + std::to_string(users) +
+         R"(,"premiumUsers":)" + std::to_string(premium) + R"(,"connectionTests":{"run":)" +
+         std::to_string(st.tests_run) + R"(,"succeeded":)" + std::to_string(st.tests_ok) +
+         R"(,"successRate":)" + rate + R"(},"ordersByBroker":)" + object(orders) + "}";
+}
+
+/// The /api/admin/ routes; the caller checked that the user is an admin.
+void handle_admin(self_ptr self, http_request& req, responder& respond) {
+  auto& st = self->state;
+  const auto& path = req.path;
+  const auto& method = req.method;
+  if (path == "/api/admin/users") {
+    if (method == "GET")
+      return respond(json(200, users_json(all_users(st))));
+    if (method == "POST")
+      return create_user(self, req, respond);
+    return respond(error_response(405, "method_not_allowed", "use GET or POST"));
+  }
+  if (path == "/api/admin/stats") {
+    if (method != "GET")
+      return respond(error_response(405, "method_not_allowed", "use GET"));
+    return respond(json(200, stats_json(st)));
+  }
+  if (auto params = route_match("/api/admin/users/:id", path)) {
+    if (method != "PATCH")
+      return respond(error_response(405, "method_not_allowed", "use PATCH"));
+    return update_user(self, (*params)["id"], req, respond);
+  }
+  if (auto params = route_match("/api/admin/users/:id/tokens", path)) {
+    auto id = (*params)["id"];
+    if (!current_user(st, id))
+      return respond(error_response(404, "unknown_user", "no user " + id));
+    if (method == "DELETE")
+      return revoke_user_tokens(self, id, respond);
+    if (method != "POST")
+      return respond(error_response(405, "method_not_allowed", "use POST or DELETE"));
+    if (!req.body.empty())
+      return respond(error_response(400, "invalid_body", "this request takes no body"));
+    auto [token, write] = new_token(id, "api", 0);
+    return store(self, {std::move(write)}, respond, [respond, id, token] {
+      respond(json(201, R"({"userId":)" + json_string(id) + R"(,"token":)" +
+                            json_string(token) + "}"));
+    });
+  }
+  respond(error_response(404, "not_found", "no route " + method + " " + path));
+}
+
+/// POST /api/brokers/:id/primary: makes one of the user's connections their primary broker.
+void set_primary(self_ptr self, const persistence::user_record& user, const std::string& id,
+                 responder& respond) {
+  auto& st = self->state;
+  auto it = st.conns.find(id);
+  if (it == st.conns.end() || it->second.record.user != user.id || it->second.record.id.empty())
+    return respond(error_response(404, "unknown_connection", "no connection " + id));
+  auto u = current_user(st, user.id).value_or(user);
+  u.primary_connection = id;
+  store(self, {user_write(st, u)}, respond, [self, respond, u, id] {
+    done_writing(self->state, u);
+    respond(json(200, R"({"primaryConnectionId":)" + json_string(id) + "}"));
+  });
+}
+
+/// 429 rate_limited when `key`'s bucket is empty (Retry-After in whole seconds, at least 1).
+std::optional<http_response> rate_check(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  if (st.cfg.api_rate_per_second == 0)
+    return std::nullopt;
+  auto now = self->clock().now();
+  auto it = st.buckets.find(key);
+  if (it == st.buckets.end())
+    it = st.buckets
+             .emplace(key, engine::token_bucket::per_period(
+                               st.cfg.api_rate_per_second, std::chrono::seconds{1},
+                               std::max<std::uint32_t>(1, st.cfg.api_rate_burst), now))
+             .first;
+  if (it->second.try_take(now))
+    return std::nullopt;
+  auto wait = std::chrono::duration<double>(it->second.wait_time(now)).count();
+  auto r = error_response(429, "rate_limited", "too many requests: slow down and retry later");
+  r.headers.emplace_back("Retry-After",
+                         std::to_string(std::max<long>(1, static_cast<long>(std::ceil(wait)))));
+  return r;
+}
+
 void handle_api(self_ptr self, const persistence::user_record& user, http_request& req,
                 responder& respond) {
   auto& st = self->state;
@@ -424,7 +879,22 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
   if (path == "/api/brokers/user/configured") {
     if (method != "GET")
       return respond(error_response(405, "method_not_allowed", "use GET"));
-    return respond(json(200, configured_json(st, user.id)));
+    return respond(json(200, configured_json(st, user)));
+  }
+  if (path == "/api/brokers/compare") {
+    if (method != "GET")
+      return respond(error_response(405, "method_not_allowed", "use GET"));
+    return respond(json(200, broker_catalogue_json()));
+  }
+  if (path.starts_with("/api/admin/")) {
+    if (!user.admin)
+      return respond(error_response(403, "forbidden", "this needs an administrator"));
+    return handle_admin(self, req, respond);
+  }
+  if (auto params = route_match("/api/brokers/:id/primary", path)) {
+    if (method != "POST")
+      return respond(error_response(405, "method_not_allowed", "use POST"));
+    return set_primary(self, user, (*params)["id"], respond);
   }
   if (path == "/api/brokers/schwab/oauth/start") {
     if (method != "POST")
@@ -464,9 +934,12 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       if (auto broker = engine::parse_broker_id(st.conns[o.connection].record.broker))
         if (auto refused = premium_check(user, *broker))
           return respond(std::move(*refused));
+      auto broker_name = st.conns[o.connection].record.broker;
       self->request(st.cfg.router, timeout, place_atom_v, std::move(o))
           .then(
-              [respond](place_result& r) {
+              [self, respond, broker_name](place_result& r) {
+                if (r.created)
+                  ++self->state.orders_by_broker[broker_name];
                 respond(json(r.created ? 201 : 200, order_json(r.order)));
               },
               [respond](caf::error& err) { respond(from_error(err)); });
@@ -577,6 +1050,23 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
 caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
   auto impl = [](self_ptr self, front_config c) -> caf::behavior {
     self->state.cfg = std::move(c);
+    self->state.hasher = self->spawn<caf::detached + caf::linked>(
+        [](caf::event_based_actor*, scrypt_params params) -> caf::behavior {
+          return {
+              [params](password_hash_request& r) {
+                auto h = hash_password(r.password.reveal(), params);
+                return h ? *h : std::string{};
+              },
+              [](password_check& check) {
+                if (check.stored.empty()) {
+                  verify_password(check.password.reveal(), decoy_password_hash());
+                  return false;
+                }
+                return verify_password(check.password.reveal(), check.stored);
+              },
+          };
+        },
+        self->state.cfg.password_params);
     self->state.void_sink = self->spawn<caf::linked>([](caf::event_based_actor*) -> caf::behavior {
       return {
           [](state_atom, connection_state, std::string&) {},
@@ -610,14 +1100,47 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
               return respond(error_response(405, "method_not_allowed", "use GET"));
             return schwab_oauth_callback(self, req, respond);
           }
+          if (req.path == "/api/auth/login") {
+            if (req.method != "POST")
+              return respond(error_response(405, "method_not_allowed", "use POST"));
+            if (auto limited = rate_check(self, "login:" + req.remote_address))
+              return respond(std::move(*limited));
+            return login(self, req, respond);
+          }
+          // A bearer token, else the session cookie of a password login.
+          bool by_cookie = false;
           auto token = bearer_token(req.authorization);
+          if (!token && req.authorization.empty()) {
+            if (auto cookie = req.header("Cookie"))
+              token = session_cookie(*cookie);
+            by_cookie = token.has_value();
+          }
           if (!token)
             return respond(error_response(401, "unauthorized",
                                           "send 'Authorization: Bearer <token>'"));
-          auto user = authenticate(*st.cfg.reader, *token);
-          if (!user)
+          auto found = authenticate_token(*st.cfg.reader, *token, now_ns());
+          if (!found)
             return respond(error_response(401, "unauthorized", "unknown or revoked token"));
-          handle_api(self, *user, req, respond);
+          // Cross-site request forgery: a page elsewhere can make the browser send the cookie
+          // with a form POST, but cannot add a custom header without a CORS preflight, which
+          // brokerd never grants.
+          if (by_cookie && req.method != "GET" && req.method != "HEAD" &&
+              req.header("X-Requested-With").value_or("").empty())
+            return respond(error_response(403, "csrf_check_failed",
+                                          "a cookie-authenticated " + req.method +
+                                              " needs the header X-Requested-With"));
+          const auto& user = found->user;
+          if (!user.admin || st.cfg.rate_limit_admins)
+            if (auto limited = rate_check(self, user.id))
+              return respond(std::move(*limited));
+          if (req.path == "/api/auth/logout" || req.path == "/api/auth/tokens/current") {
+            auto allowed = req.path == "/api/auth/logout" ? "POST" : "DELETE";
+            if (req.method != allowed)
+              return respond(error_response(405, "method_not_allowed",
+                                            std::string{"use "} + allowed));
+            return logout(self, *token, respond);
+          }
+          handle_api(self, user, req, respond);
         },
         [self](attach_atom, persistence::connection_record& rec, caf::actor& sup) {
           auto id = rec.id;

@@ -5,6 +5,7 @@
 #include "actors/connections.hpp"
 #include "actors/messages.hpp"
 #include "api/http_server.hpp"
+#include "api/passwords.hpp"
 #include "persistence/records.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(brokerd::persistence::connection_record)
@@ -30,9 +31,23 @@ struct front_config {
   bool allow_custom_hosts = false;
   /// Seals the settings (credentials) of connections added at run time; required.
   std::shared_ptr<const persistence::vault> vault;
+  /// Per-user API rate limit (a token bucket per user): requests per second sustained and the
+  /// burst saved up; beyond it a request gets 429 rate_limited with Retry-After. 0 per second
+  /// turns the limit off. Login attempts are limited the same way per client address.
+  std::uint32_t api_rate_per_second = 20;
+  std::uint32_t api_rate_burst = 40;
+  /// Whether admins are limited too. Off by default: the operator's own tools (brokerctl,
+  /// load tests) run as the admin.
+  bool rate_limit_admins = false;
+  /// How long a password login's session token (and its cookie) lasts.
+  std::chrono::seconds session_lifetime{12 * 3600};
+  /// scrypt cost of passwords set through the API.
+  scrypt_params password_params;
 };
 
-/// Spawns the HTTP front actor: authenticates every /api request (bearer token), routes it,
+/// Spawns the HTTP front actor: authenticates every /api request (a bearer token, or the
+/// `brokerd_session` cookie of a password login, which for POST, PATCH and DELETE also needs an
+/// `X-Requested-With` header against cross-site requests), limits each user's rate, routes it,
 /// asks the router, the event log or a connection's supervisor, and answers through the
 /// request's responder. Handles (attach_atom, connection_record, supervisor) to learn the
 /// connections it serves, (stop_atom) to refuse new requests with 503 during shutdown and
