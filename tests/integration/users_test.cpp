@@ -407,3 +407,54 @@ TEST_CASE_METHOD(fixture, "the admin's statistics count users, connections, test
   CHECK(json_member(tests, "successRate").GetDouble() == 1.0);
   CHECK(json_uint(json_member(doc, "ordersByBroker"), "paper") == 1);
 }
+
+TEST_CASE_METHOD(fixture, "brokerctl adds, lists and re-tiers users through the running brokerd",
+                 "[integration][users][brokerctl]") {
+  auto ctl = program("brokerctl").string();
+  auto url = "http://127.0.0.1:" + std::to_string(server.port());
+  auto token_file = (dir.path() / "data" / "admin-token").string();
+  auto pw_file = dir.path() / "password";
+  write_file(pw_file, password + "\n");
+  auto logs = dir.path();
+
+  auto add = run_program({ctl, "user", "add", "--url", url, "--token-file", token_file, "--email",
+                          "kim@example.com", "--password-file", pw_file.string(), "--tier",
+                          "free"},
+                         logs / "ctl-add.log", std::chrono::seconds{10});
+  INFO(add.output);
+  REQUIRE(add.status == 0);
+  CHECK(add.output.find("api token: ") != std::string::npos);
+  CHECK(login("kim@example.com", password).status == 200);
+
+  auto again = run_program({ctl, "user", "add", "--url", url, "--token-file", token_file,
+                            "--email", "kim@example.com", "--password-file", pw_file.string()},
+                           logs / "ctl-again.log", std::chrono::seconds{10});
+  CHECK(again.status == 1);
+  CHECK(again.output.find("409 email_taken") != std::string::npos);
+
+  auto set = run_program({ctl, "user", "set-tier", "--url", url, "--token", server.token(),
+                          "--email", "kim@example.com", "--tier", "premium"},
+                         logs / "ctl-set.log", std::chrono::seconds{10});
+  INFO(set.output);
+  REQUIRE(set.status == 0);
+
+  auto list = run_program({ctl, "user", "list", "--url", url, "--token-file", token_file},
+                          logs / "ctl-list.log", std::chrono::seconds{10});
+  REQUIRE(list.status == 0);
+  CHECK(list.output.find("kim@example.com") != std::string::npos);
+  CHECK(list.output.find("premium") != std::string::npos);
+  CHECK(list.output.find("admin@localhost") != std::string::npos);
+
+  auto refused = run_program({ctl, "user", "list", "--url", url, "--token", "not-a-valid-token-at-all"},
+                             logs / "ctl-refused.log", std::chrono::seconds{10});
+  CHECK(refused.status == 77);
+  auto unreachable = run_program({ctl, "user", "list", "--url", "http://127.0.0.1:1", "--token",
+                                  "whatever-token-1234"},
+                                 logs / "ctl-down.log", std::chrono::seconds{10});
+  CHECK(unreachable.status == 69);
+  auto usage = run_program({ctl, "user", "set-tier", "--url", url, "--token", "t", "--tier", "gold",
+                            "--id", "x"},
+                           logs / "ctl-usage.log", std::chrono::seconds{10});
+  CHECK(usage.status == 64);
+  CHECK(server.process().output().find(password) == std::string::npos);
+}

@@ -4,6 +4,7 @@
 //                    [--format jsonl|table]
 //   brokerctl verify --data-dir D
 //   brokerctl state  --data-dir D [--at SEQ] [--format jsonl|table]
+//   brokerctl user add|list|set-tier --url http://HOST:PORT --token-file F|--token T ...
 
 #include <filesystem>
 #include <algorithm>
@@ -25,10 +26,12 @@
 #include "persistence/database.hpp"
 #include "persistence/event_codec.hpp"
 #include "persistence/event_log.hpp"
+#include "persistence/json_fields.hpp"
 #include "persistence/order_projection.hpp"
 #include "persistence/records.hpp"
 #include "persistence/vault.hpp"
 #include "persistence/verify.hpp"
+#include "tools/brokerctl/admin_client.hpp"
 #include "tools/brokerctl/output.hpp"
 
 namespace brokerd::brokerctl {
@@ -46,7 +49,9 @@ enum exit_code : int {
   exit_damaged = 2,
   exit_usage = 64,
   exit_no_input = 66,
+  exit_unavailable = 69,
   exit_io = 74,
+  exit_no_permission = 77,
 };
 
 constexpr std::string_view usage_text =
@@ -70,13 +75,27 @@ commands:
              --key-file F    the vault's key file (default DATA_DIR/master.key);
                              the new key is written first, the old ones kept until
                              every record is sealed again in one atomic write
+  user add --email E --password-file F [--tier free|premium]
+           create a user through a running brokerd's admin API; prints the user's
+           id and first API token (shown once). F holds the password on its first
+           line ("-" reads it from stdin); it is 12 to 256 characters
+  user list
+           list the users (id, email, tier, admin)
+  user set-tier (--id ID | --email E) --tier free|premium
+           change a user's tier; a user moved to free has their IBKR and Schwab
+           connections stopped until moved back to premium
+             every user command needs --url http://HOST:PORT (brokerd's HTTP port)
+             and an admin token: --token-file F (e.g. DATA_DIR/admin-token) or
+             --token T
   help     print this text
 
 The database is opened read-only when no process holds it, and as a secondary
 (following the running writer) otherwise.
 
-exit status: 0 success, 1 verify found faults, 2 damaged records were read,
-             64 usage error, 66 no database at DIR, 74 the database could not be read
+exit status: 0 success, 1 verify found faults or brokerd refused a user command,
+             2 damaged records were read, 64 usage error, 66 no database at DIR,
+             69 brokerd could not be reached, 74 the database could not be read,
+             77 the token was refused (401) or is not an admin's (403)
 )";
 
 volatile std::sig_atomic_t stop_requested = 0;
@@ -95,6 +114,14 @@ struct options {
   bool table = false;
   std::optional<std::uint64_t> at;
   std::string key_file;
+  // user commands
+  std::string url;
+  std::string token;
+  std::string token_file;
+  std::string email;
+  std::string password_file;
+  std::string tier;
+  std::string id;
 };
 
 struct usage_error {
@@ -129,12 +156,20 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       return std::unexpected(usage_error{"keys needs the subcommand rotate"});
     o.command = "keys-rotate";
     args.erase(args.begin());
+  } else if (o.command == "user") {
+    if (args.size() < 2 || (args[1] != "add" && args[1] != "list" && args[1] != "set-tier"))
+      return std::unexpected(usage_error{"user needs a subcommand: add, list or set-tier"});
+    o.command = "user-" + std::string{args[1]};
+    args.erase(args.begin());
   }
   static const std::map<std::string_view, std::set<std::string_view>> allowed{
       {"replay", {"--data-dir", "--order", "--since", "--limit", "--follow", "--format"}},
       {"verify", {"--data-dir"}},
       {"state", {"--data-dir", "--at", "--format"}},
       {"keys-rotate", {"--data-dir", "--key-file"}},
+      {"user-add", {"--url", "--token", "--token-file", "--email", "--password-file", "--tier"}},
+      {"user-list", {"--url", "--token", "--token-file"}},
+      {"user-set-tier", {"--url", "--token", "--token-file", "--email", "--id", "--tier"}},
   };
   auto command = allowed.find(o.command);
   if (command == allowed.end())
@@ -181,6 +216,19 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       if (value->empty())
         return std::unexpected(usage_error{"--key-file must not be empty"});
       o.key_file = *value;
+    } else if (flag == "--url" || flag == "--token" || flag == "--token-file" ||
+               flag == "--email" || flag == "--password-file" || flag == "--tier" ||
+               flag == "--id") {
+      if (value->empty())
+        return std::unexpected(usage_error{std::string{flag} + " must not be empty"});
+      auto& field = flag == "--url"             ? o.url
+                    : flag == "--token"         ? o.token
+                    : flag == "--token-file"    ? o.token_file
+                    : flag == "--email"         ? o.email
+                    : flag == "--password-file" ? o.password_file
+                    : flag == "--tier"          ? o.tier
+                                                : o.id;
+      field = std::string{*value};
     } else if (flag == "--format") {
       if (*value != "jsonl" && *value != "table")
         return std::unexpected(
@@ -197,6 +245,19 @@ std::expected<options, usage_error> parse_args(int argc, char** argv) {
       else
         o.at = *n;
     }
+  }
+  if (o.command.starts_with("user-")) {
+    if (o.url.empty())
+      return std::unexpected(usage_error{"missing --url"});
+    if (o.token.empty() == o.token_file.empty())
+      return std::unexpected(usage_error{"give one of --token and --token-file"});
+    if (o.command == "user-add" && (o.email.empty() || o.password_file.empty()))
+      return std::unexpected(usage_error{"user add needs --email and --password-file"});
+    if (o.command == "user-set-tier" && (o.tier.empty() || o.id.empty() == o.email.empty()))
+      return std::unexpected(usage_error{"user set-tier needs --tier and one of --id and --email"});
+    if (!o.tier.empty() && o.tier != "free" && o.tier != "premium")
+      return std::unexpected(usage_error{"--tier must be free or premium"});
+    return o;
   }
   if (o.data_dir.empty())
     return std::unexpected(usage_error{"missing --data-dir"});
@@ -444,6 +505,161 @@ int run_keys_rotate(const options& o) {
   return exit_ok;
 }
 
+/// The first line of `path` ("-": of stdin), without its line end; nullopt when unreadable.
+std::optional<std::string> read_first_line(const std::string& path) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "r");
+  if (!f)
+    return std::nullopt;
+  std::string line;
+  for (int c = std::fgetc(f); c != EOF && c != '\n'; c = std::fgetc(f))
+    line.push_back(static_cast<char>(c));
+  if (f != stdin)
+    std::fclose(f);
+  while (!line.empty() && line.back() == '\r')
+    line.pop_back();
+  return line;
+}
+
+/// `text` as a JSON string literal.
+std::string json_quoted(std::string_view text) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return buf.GetString();
+}
+
+/// The exit code and message for an answer that is not `expected_status`.
+int refused(const api_answer& a) {
+  rapidjson::Document doc;
+  doc.Parse(a.body.data(), a.body.size());
+  std::string what = a.body;
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto error = persistence::json::read_string(doc, "error").value_or("");
+    auto message = persistence::json::read_string(doc, "message").value_or("");
+    what = error + (message.empty() ? "" : ": " + message);
+  }
+  write_err("brokerctl: brokerd answered " + std::to_string(a.status) + " " + what + "\n");
+  return a.status == 401 || a.status == 403 ? exit_no_permission : exit_faults;
+}
+
+/// The users as brokerd lists them, or an exit code.
+std::expected<std::vector<persistence::user_record>, int>
+fetch_users(const server_url& server, const std::string& token) {
+  auto a = call_api(server, "GET", "/api/admin/users", token, {});
+  if (!a) {
+    write_err("brokerctl: " + a.error() + "\n");
+    return std::unexpected(exit_unavailable);
+  }
+  if (a->status != 200)
+    return std::unexpected(refused(*a));
+  rapidjson::Document doc;
+  doc.Parse(a->body.data(), a->body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("users") ||
+      !doc["users"].IsArray()) {
+    write_err("brokerctl: unexpected answer from brokerd\n");
+    return std::unexpected(exit_faults);
+  }
+  std::vector<persistence::user_record> out;
+  for (const auto& u : doc["users"].GetArray()) {
+    persistence::user_record r;
+    r.id = persistence::json::read_string(u, "id").value_or("");
+    r.email = persistence::json::read_string(u, "email").value_or("");
+    r.tier = persistence::json::read_string(u, "tier").value_or("");
+    r.admin = persistence::json::read_bool(u, "admin").value_or(false);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+/// user add | list | set-tier: through a running brokerd's admin API (the database has one
+/// writer, brokerd). The password and tokens never appear in an error message.
+int run_user(const options& o) {
+  auto server = parse_server_url(o.url);
+  if (!server) {
+    write_err("brokerctl: " + server.error() + "\n");
+    return exit_usage;
+  }
+  auto token = o.token;
+  if (!o.token_file.empty()) {
+    auto read = read_first_line(o.token_file);
+    if (!read || read->empty()) {
+      write_err("brokerctl: cannot read a token from " + o.token_file + "\n");
+      return exit_no_input;
+    }
+    token = *read;
+  }
+  if (o.command == "user-list") {
+    auto users = fetch_users(*server, token);
+    if (!users)
+      return users.error();
+    std::string out = "id                    email                                    tier     admin\n";
+    for (const auto& u : *users) {
+      auto pad = [](std::string s, std::size_t n) {
+        if (s.size() < n)
+          s.append(n - s.size(), ' ');
+        return s + " ";
+      };
+      out += pad(u.id, 21) + pad(u.email, 40) + pad(u.tier, 8) + (u.admin ? "yes" : "no") + "\n";
+    }
+    write_out(out);
+    return exit_ok;
+  }
+  if (o.command == "user-add") {
+    auto password = read_first_line(o.password_file);
+    if (!password) {
+      write_err("brokerctl: cannot read the password from " + o.password_file + "\n");
+      return exit_no_input;
+    }
+    std::string body = R"({"email":)" + json_quoted(o.email) + R"(,"password":)" + json_quoted(*password) +
+                       (o.tier.empty() ? std::string{} : R"(,"tier":)" + json_quoted(o.tier)) + "}";
+    auto a = call_api(*server, "POST", "/api/admin/users", token, body);
+    if (!a) {
+      write_err("brokerctl: " + a.error() + "\n");
+      return exit_unavailable;
+    }
+    if (a->status != 201)
+      return refused(*a);
+    rapidjson::Document doc;
+    doc.Parse(a->body.data(), a->body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      write_err("brokerctl: unexpected answer from brokerd\n");
+      return exit_faults;
+    }
+    write_out("user " + persistence::json::read_string(doc, "userId").value_or("?") + " " +
+              o.email + " created\napi token: " +
+              persistence::json::read_string(doc, "token").value_or("?") + "\n");
+    return exit_ok;
+  }
+  // set-tier
+  auto id = o.id;
+  if (id.empty()) {
+    auto users = fetch_users(*server, token);
+    if (!users)
+      return users.error();
+    std::string wanted = o.email;
+    for (auto& c : wanted)
+      if (c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c - 'A' + 'a');
+    for (const auto& u : *users)
+      if (u.email == wanted)
+        id = u.id;
+    if (id.empty()) {
+      write_err("brokerctl: no user with email " + o.email + "\n");
+      return exit_faults;
+    }
+  }
+  auto a = call_api(*server, "PATCH", "/api/admin/users/" + id, token,
+                    R"({"tier":)" + json_quoted(o.tier) + "}");
+  if (!a) {
+    write_err("brokerctl: " + a.error() + "\n");
+    return exit_unavailable;
+  }
+  if (a->status != 200)
+    return refused(*a);
+  write_out("user " + id + " tier " + o.tier + "\n");
+  return exit_ok;
+}
+
 int run(int argc, char** argv) {
   if (argc == 2) {
     std::string_view only = argv[1];
@@ -464,6 +680,8 @@ int run(int argc, char** argv) {
     return run_verify(*o);
   if (o->command == "keys-rotate")
     return run_keys_rotate(*o);
+  if (o->command.starts_with("user-"))
+    return run_user(*o);
   return run_state(*o);
 }
 
