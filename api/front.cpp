@@ -457,13 +457,19 @@ void done_writing(front_state& st, const persistence::user_record& u) {
     st.users_in_flight.erase(it);
 }
 
-/// Appends `writes` (synced) and calls `then()` once stored; a failed write answers the error.
+/// Appends `writes` (synced) and calls `then()` once stored; a failed write answers the error
+/// and forgets the in-flight copy of user `written_user` (when given), which was not stored.
 template <class F>
-void store(self_ptr self, registry_writes writes, const responder& respond, F then) {
+void store(self_ptr self, registry_writes writes, const responder& respond, F then,
+           std::string written_user = {}) {
   self->request(self->state.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
                 true, std::move(writes))
       .then([then](std::uint64_t) mutable { then(); },
-            [respond](caf::error& err) { respond(from_error(err)); });
+            [self, respond, written_user](caf::error& err) {
+              if (!written_user.empty())
+                self->state.users_in_flight.erase(written_user);
+              respond(from_error(err));
+            });
 }
 
 /// DELETE /api/brokers/:connectionId: removes the connection from the registry (with its
@@ -473,7 +479,7 @@ void remove_connection(self_ptr self, const persistence::user_record& user, cons
                        responder& respond) {
   auto& st = self->state;
   auto it = st.conns.find(id);
-  if (it == st.conns.end() || it->second.record.user != user.id || !it->second.supervisor)
+  if (it == st.conns.end() || it->second.record.user != user.id || it->second.record.id.empty())
     return respond(error_response(404, "unknown_connection", "no connection " + id));
   registry_writes writes{{std::string{persistence::registry_keys::connection} + id, std::nullopt}};
   if (it->second.record.broker == "ibkr")
@@ -498,12 +504,17 @@ void remove_connection(self_ptr self, const persistence::user_record& user, cons
             auto c = s.conns.find(id);
             if (c == s.conns.end())
               return respond(error_response(404, "unknown_connection", "no connection " + id));
-            self->send(c->second.supervisor, stop_atom_v);
+            if (c->second.supervisor)
+              self->send(c->second.supervisor, stop_atom_v);
             self->send(s.cfg.router, detach_atom_v, id);
             s.conns.erase(c);
             respond(json(200, R"({"connectionId":")" + id + R"(","removed":true})"));
           },
-          [respond](caf::error& err) { respond(from_error(err)); });
+          [self, respond, cleared](caf::error& err) {
+            if (cleared)
+              self->state.users_in_flight.erase(cleared->id);
+            respond(from_error(err));
+          });
 }
 
 /// 403 premium_required for a free user and a premium broker; nothing otherwise.
@@ -702,12 +713,15 @@ void update_user(self_ptr self, const std::string& id, http_request& req, respon
                         std::move(*sealed)});
       tier_changed = true;
     }
-    store(self, std::move(writes), respond, [self, respond, u, tier_changed] {
-      done_writing(self->state, u);
-      if (tier_changed)
-        apply_tier(self, u.id, u.tier);
-      respond(json(200, user_json(u)));
-    });
+    store(
+        self, std::move(writes), respond,
+        [self, respond, u, tier_changed] {
+          done_writing(self->state, u);
+          if (tier_changed)
+            apply_tier(self, u.id, u.tier);
+          respond(json(200, user_json(u)));
+        },
+        u.id);
   };
   auto updated = *user;
   if (parsed->tier)
@@ -841,10 +855,13 @@ void set_primary(self_ptr self, const persistence::user_record& user, const std:
     return respond(error_response(404, "unknown_connection", "no connection " + id));
   auto u = current_user(st, user.id).value_or(user);
   u.primary_connection = id;
-  store(self, {user_write(st, u)}, respond, [self, respond, u, id] {
-    done_writing(self->state, u);
-    respond(json(200, R"({"primaryConnectionId":)" + json_string(id) + "}"));
-  });
+  store(
+      self, {user_write(st, u)}, respond,
+      [self, respond, u, id] {
+        done_writing(self->state, u);
+        respond(json(200, R"({"primaryConnectionId":)" + json_string(id) + "}"));
+      },
+      u.id);
 }
 
 /// 429 rate_limited when `key`'s bucket is empty (Retry-After in whole seconds, at least 1).
@@ -1023,6 +1040,9 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     if (auto broker = engine::parse_broker_id(it->second.record.broker))
       if (auto refused = premium_check(user, *broker))
         return respond(std::move(*refused));
+    if (!it->second.supervisor)
+      return respond(error_response(503, "session_unavailable",
+                                    "connection " + it->first + " is stopped"));
     auto conn_id = it->first;
     if (std::string_view{what} == "balance") {
       self->request(it->second.supervisor, timeout, balance_atom_v)
@@ -1050,6 +1070,19 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
 caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
   auto impl = [](self_ptr self, front_config c) -> caf::behavior {
     self->state.cfg = std::move(c);
+    // Connections stored inactive (their owner moved to free) are not started by the daemon;
+    // the front lists them as stopped and starts them when the owner is premium again.
+    if (auto stored = self->state.cfg.vault
+                          ? self->state.cfg.reader->scan_prefix(persistence::registry_keys::connection)
+                          : std::expected<std::vector<persistence::registry_entry>, persistence::error>{};
+        stored)
+      for (const auto& e : *stored)
+        if (auto rec = persistence::decode_connection(e.value, *self->state.cfg.vault);
+            rec && !rec->active) {
+          auto& view = self->state.conns[rec->id];
+          view.record = std::move(*rec);
+          view.state = "stopped";
+        }
     self->state.hasher = self->spawn<caf::detached + caf::linked>(
         [](caf::event_based_actor*, scrypt_params params) -> caf::behavior {
           return {

@@ -408,6 +408,135 @@ TEST_CASE_METHOD(fixture, "the admin's statistics count users, connections, test
   CHECK(json_uint(json_member(doc, "ordersByBroker"), "paper") == 1);
 }
 
+TEST_CASE_METHOD(fixture,
+                 "the new routes refuse a missing token with 401 and a bad login body with 400",
+                 "[integration][users]") {
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/api/auth/logout"},
+           {"DELETE", "/api/auth/tokens/current"},
+           {"GET", "/api/admin/users"},
+           {"POST", "/api/admin/users"},
+           {"PATCH", "/api/admin/users/usr_x"},
+           {"POST", "/api/admin/users/usr_x/tokens"},
+           {"DELETE", "/api/admin/users/usr_x/tokens"},
+           {"GET", "/api/admin/stats"},
+           {"POST", "/api/brokers/conn_x/primary"},
+           {"GET", "/api/brokers/compare"},
+       }) {
+    INFO(method << " " << target);
+    auto r = client.request(method, target, "{}");
+    CHECK(r.status == 401);
+    CHECK(error_of(r) == "unauthorized");
+    CHECK(client.request(method, target, "{}", bearer("revoked-or-unknown-token-0000")).status ==
+          401);
+  }
+  for (const auto& [body, code] : std::vector<std::pair<std::string, std::string>>{
+           {"", "malformed_json"},
+           {"email=a&password=b", "malformed_json"},
+           {R"({"email":"a@b.co"})", "missing_field"},
+           {R"({"email":"a@b.co","password":"x","remember":true})", "unknown_field"},
+           {R"({"email":1,"password":"x"})", "invalid_field"},
+       }) {
+    INFO(body);
+    auto r = client.request("POST", "/api/auth/login", body);
+    CHECK(r.status == 400);
+    CHECK(error_of(r) == code);
+  }
+  CHECK(admin("POST", "/api/admin/users/" + server.connection() + "/tokens", "{}").status == 404);
+}
+
+TEST_CASE_METHOD(fixture, "a password set by the admin replaces the old one and logs in",
+                 "[integration][users]") {
+  auto lena = create("lena@example.com");
+  CHECK(admin("POST", "/api/admin/users/" + lena.id + "/tokens", "{}").status == 400);
+
+  // The admin gives itself a password, then logs in with it; the old one of lena changes too.
+  auto users = parse_json(admin("GET", "/api/admin/users").body);
+  std::string admin_id;
+  for (const auto& u : json_member(users, "users").GetArray())
+    if (u["admin"].GetBool())
+      admin_id = json_string(u, "id");
+  const std::string admin_password = "the admin's own passphrase";
+  auto set = admin("PATCH", "/api/admin/users/" + admin_id,
+                   R"({"password":")" + admin_password + R"("})");
+  REQUIRE(set.status == 200);
+  CHECK(set.body.find(admin_password) == std::string::npos);
+  CHECK(set.body.find(R"("hasPassword":true)") != std::string::npos);
+  CHECK(login("admin@localhost", admin_password).status == 200);
+  REQUIRE(admin("PATCH", "/api/admin/users/" + lena.id,
+                R"({"password":"a brand new passphrase"})")
+              .status == 200);
+  CHECK(login("lena@example.com", password).status == 401);
+  CHECK(login("lena@example.com", "a brand new passphrase").status == 200);
+  CHECK(server.process().output().find(admin_password) == std::string::npos);
+}
+
+TEST_CASE("a premium connection stopped by a move to free stays stopped across a restart and "
+          "starts again when its owner is premium",
+          "[integration][users]") {
+  temp_dir dir{"brokerd-users-restart"};
+  auto data = dir.path() / "data";
+  auto bearer = [](const std::string& t) {
+    return http_client::header_list{{"Authorization", "Bearer " + t}};
+  };
+  auto listed = [&](http_client& c, const std::string& token, const std::string& id,
+                    const std::string& field) -> std::string {
+    auto doc = parse_json(c.request("GET", "/api/brokers/user/configured", {}, bearer(token)).body);
+    for (const auto& conn : json_member(doc, "connections").GetArray())
+      if (json_string(conn, "id") == id) {
+        const auto& v = json_member(conn, field);
+        return v.IsString() ? std::string{v.GetString()} : (v.GetBool() ? "true" : "false");
+      }
+    return "<absent>";
+  };
+  std::string pat_id;
+  std::string pat_token;
+  std::string conn;
+  {
+    brokerd_instance first{data};
+    http_client c{first.port()};
+    auto made = c.request("POST", "/api/admin/users",
+                          R"({"email":"pat@example.com","password":")" + password +
+                              R"(","tier":"premium"})",
+                          first.auth());
+    REQUIRE(made.status == 201);
+    pat_id = json_string(parse_json(made.body), "userId");
+    pat_token = json_string(parse_json(made.body), "token");
+    // The demo's TWS simulator, as brokerd announces it.
+    auto out = first.process().output();
+    const std::string marker = "TWS simulator listening on 127.0.0.1:";
+    auto at = out.find(marker);
+    REQUIRE(at != std::string::npos);
+    auto port = std::stoi(out.substr(at + marker.size(), 5));
+    auto connected = c.request("POST", "/api/brokers/ibkr/connect",
+                               R"({"credentials":{"host":"127.0.0.1","port":)" +
+                                   std::to_string(port) + R"(,"clientId":77}})",
+                               bearer(pat_token));
+    INFO(connected.body);
+    REQUIRE(connected.status == 201);
+    conn = json_string(parse_json(connected.body), "connectionId");
+    REQUIRE(c.request("PATCH", "/api/admin/users/" + pat_id, R"({"tier":"free"})", first.auth())
+                .status == 200);
+    CHECK(wait_until([&] { return listed(c, pat_token, conn, "status") == "disconnected"; },
+                     std::chrono::seconds{5}, std::chrono::milliseconds{20}));
+    REQUIRE(first.stop() == 0);
+  }
+  brokerd_instance second{data};
+  http_client c{second.port()};
+  CHECK(listed(c, pat_token, conn, "status") == "disconnected");
+  CHECK(listed(c, pat_token, conn, "isActive") == "false");
+  auto balance = c.request("GET", "/api/connections/" + conn + "/balance", {}, bearer(pat_token));
+  CHECK(balance.status == 403);
+  REQUIRE(c.request("PATCH", "/api/admin/users/" + pat_id, R"({"tier":"premium"})", second.auth())
+              .status == 200);
+  CHECK(listed(c, pat_token, conn, "isActive") == "true");
+  // Its session runs again (the simulator moved to another port, so it may not reach ready).
+  CHECK(wait_until([&] { return listed(c, pat_token, conn, "status") != "disconnected"; },
+                   std::chrono::seconds{5}, std::chrono::milliseconds{20}));
+  CHECK(c.request("DELETE", "/api/brokers/" + conn, {}, bearer(pat_token)).status == 200);
+  CHECK(listed(c, pat_token, conn, "status") == "<absent>");
+}
+
 TEST_CASE_METHOD(fixture, "brokerctl adds, lists and re-tiers users through the running brokerd",
                  "[integration][users][brokerctl]") {
   auto ctl = program("brokerctl").string();
