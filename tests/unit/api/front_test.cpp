@@ -86,6 +86,8 @@ struct gateway_options {
   std::function<caf::actor(caf::actor_system&)> stand_in;
   /// How long the front waits for an answer.
   std::chrono::milliseconds timeout{5'000};
+  /// Changes the front's configuration before it is spawned.
+  std::function<void(api::front_config&)> configure;
 };
 
 std::string trimmed(std::string s) {
@@ -169,6 +171,8 @@ private:
     fcfg.timeout = opts_.timeout;
     fcfg.resources = resources;
     fcfg.vault = vault_;
+    if (opts_.configure)
+      opts_.configure(fcfg);
     front = api::spawn_front(*sys_, std::move(fcfg));
     for (const auto& rec : connections_) {
       if (opts_.stand_in) {
@@ -921,4 +925,83 @@ TEST_CASE("each router error becomes the documented HTTP status and error code",
   CHECK(other.status == 500);
   CHECK(error_of(other) == "internal_error");
   CHECK(message_of(other) == "internal error");
+}
+
+namespace {
+
+/// Creates a user through the admin API and answers its API token.
+std::string create_user(gateway& g, const std::string& email) {
+  auto r = g.send("POST", "/api/admin/users", g.admin_token,
+                  R"({"email":")" + email + R"(","password":"twelve chars or more"})");
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return json_string(parse_json(r.body), "token");
+}
+
+http_client::response login(gateway& g, const std::string& email, const std::string& pw) {
+  return g.send("POST", "/api/auth/login", {},
+                R"({"email":")" + email + R"(","password":")" + pw + R"("})");
+}
+
+} // namespace
+
+TEST_CASE("a session token stops working when its lifetime ends; an API token does not",
+          "[front][users]") {
+  gateway_options opts;
+  opts.configure = [](api::front_config& c) {
+    c.session_lifetime = std::chrono::seconds{1};
+    c.password_params = api::scrypt_params{1024, 8, 1};
+  };
+  gateway g{opts};
+  auto api_token = create_user(g, "sam@example.com");
+  auto r = login(g, "sam@example.com", "twelve chars or more");
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Set-Cookie").value_or("").find("Max-Age=1") != std::string::npos);
+  auto session = json_string(parse_json(r.body), "token");
+  CHECK(g.send("GET", "/api/brokers/user/configured", session).status == 200);
+  CHECK(wait_until([&] { return g.send("GET", "/api/brokers/user/configured", session).status == 401; },
+                   3s));
+  CHECK(g.send("GET", "/api/brokers/user/configured", api_token).status == 200);
+}
+
+TEST_CASE("a user's burst beyond the bucket gets 429; others and the admin are not slowed",
+          "[front][users]") {
+  gateway_options opts;
+  opts.configure = [](api::front_config& c) {
+    c.api_rate_per_second = 1;
+    c.api_rate_burst = 3;
+    c.password_params = api::scrypt_params{1024, 8, 1};
+  };
+  gateway g{opts};
+  for (int i = 0; i < 3; ++i)
+    CHECK(g.send("GET", "/api/brokers/user/configured", bob_token).status == 200);
+  auto limited = g.send("GET", "/api/brokers/user/configured", bob_token);
+  CHECK(limited.status == 429);
+  CHECK(error_of(limited) == "rate_limited");
+  CHECK(limited.header("Retry-After") == "1");
+  // Nothing behind the limit ran: a refused order is not placed.
+  CHECK(g.send("POST", "/api/orders", bob_token, order_body("conn-bob")).status == 429);
+  auto other = create_user(g, "uma@example.com");
+  CHECK(g.send("GET", "/api/brokers/user/configured", other).status == 200);
+  for (int i = 0; i < 10; ++i)
+    CHECK(g.send("GET", "/api/brokers/user/configured", g.admin_token).status == 200);
+  // Logins are limited per client address the same way.
+  int refused = 0;
+  for (int i = 0; i < 5; ++i)
+    if (login(g, "uma@example.com", "wrong password!").status == 429)
+      ++refused;
+  CHECK(refused >= 2);
+}
+
+TEST_CASE("with rate_limit_admins the admin is limited too", "[front][users]") {
+  gateway_options opts;
+  opts.configure = [](api::front_config& c) {
+    c.api_rate_per_second = 1;
+    c.api_rate_burst = 2;
+    c.rate_limit_admins = true;
+  };
+  gateway g{opts};
+  CHECK(g.send("GET", "/api/brokers/compare", g.admin_token).status == 200);
+  CHECK(g.send("GET", "/api/brokers/compare", g.admin_token).status == 200);
+  CHECK(g.send("GET", "/api/brokers/compare", g.admin_token).status == 429);
 }
