@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "actors/logging.hpp"
+#include "actors/metrics.hpp"
 #include "engine/order_state.hpp"
 
 namespace brokerd::actors {
@@ -24,6 +25,8 @@ struct connection_entry {
   std::size_t reconcile_pending = 0;
   /// Durable orders not yet sent (the session was not ready), in arrival order.
   std::deque<std::string> waiting;
+  /// The connection's series, looked up at its first order.
+  const metrics::connection_metrics* metrics = nullptr;
 };
 
 struct order_entry {
@@ -214,9 +217,16 @@ void send_order(self_ptr self, const std::string& id) {
     return;
   auto& c = self->state.conns[e->o.connection];
   e->sent = true;
+  if (!c.metrics)
+    c.metrics = &metrics::for_connection(engine::to_string(e->o.broker), e->o.connection);
+  auto* m = c.metrics;
+  auto sent_at = self->clock().now();
   self->request(c.supervisor, self->state.cfg.place_timeout, place_atom_v, e->o)
       .then(
-          [self, id](order_ack& ack) {
+          [self, id, m, sent_at](order_ack& ack) {
+            auto latency = self->clock().now() - sent_at;
+            (ack.status == order_status::rejected ? m->reject_latency : m->ack_latency)
+                ->observe(latency);
             auto* entry = find_order(self, id);
             if (!entry)
               return;
@@ -234,11 +244,13 @@ void send_order(self_ptr self, const std::string& id) {
             u.source = event_source::broker;
             apply_update(self, *entry, u);
           },
-          [self, id](caf::error& err) {
+          [self, id, m, sent_at](caf::error& err) {
+            auto info = describe(err);
+            if (info.code == errc::broker_rejected)
+              m->reject_latency->observe(self->clock().now() - sent_at);
             auto* entry = find_order(self, id);
             if (!entry)
               return;
-            auto info = describe(err);
             if (info.code == errc::session_unavailable || info.code == errc::auth_required) {
               // Nothing reached the broker: the order waits for the session, unless the
               // connection needs a new sign-in.

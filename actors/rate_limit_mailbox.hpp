@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <expected>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -166,6 +167,8 @@ public:
         stats_.max_wait = std::max(stats_.max_wait, wait);
         ++stats_.released;
         ++stats_.released_per_lane[i];
+        if (on_release_)
+          on_release_(static_cast<lane>(i), wait);
         out.push_back(std::move(q.front().request));
         q.pop_front();
       }
@@ -286,6 +289,12 @@ public:
   /// Counters since construction.
   [[nodiscard]] const mailbox_stats& stats() const noexcept { return stats_; }
 
+  /// Calls `observer(lane, wait)` for every request `release` hands out, inside `release`, on
+  /// the owner's thread (for metrics: it must not touch the mailbox). Replaces an earlier one.
+  void on_release(std::function<void(lane, engine::nanos)> observer) {
+    on_release_ = std::move(observer);
+  }
+
 private:
   struct entry {
     Request request;
@@ -316,6 +325,7 @@ private:
   std::array<bool, lane_count> held_{true, true, true};
   engine::steady_time pushback_until_{};
   mailbox_stats stats_;
+  std::function<void(lane, engine::nanos)> on_release_;
 };
 
 } // namespace brokerd::actors

@@ -69,6 +69,22 @@ struct rest_calls {
   std::function<void(const std::string&)> on_unreachable;
 };
 
+/// Measures the calls as connection `m`'s: the mailbox (requests, waits, depth), 429s and
+/// error answers by code. Call once, after the mailbox is built.
+inline void measure(rest_calls& api, const metrics::connection_metrics& m) {
+  measure(api.out, m);
+}
+
+/// Counts an answer that is an error (HTTP status >= 400, or a failure) by its code.
+inline void count_rest_error(const rest_calls& api, const net::https_result& r) {
+  if (!api.out.metrics)
+    return;
+  if (!r)
+    api.out.metrics->count_error(net::to_string(r.error().code));
+  else if (r->status >= 400)
+    api.out.metrics->count_error(std::to_string(r->status));
+}
+
 /// A GET of `target` (idempotent).
 inline net::https_request rest_get(std::string target) {
   net::https_request r;
@@ -245,6 +261,8 @@ template <class Self> void rest_on_http(Self self, std::uint64_t token, net::htt
   };
   if (r && r->status == 429) {
     ++api.rate_limited;
+    if (api.out.metrics)
+      api.out.metrics->rate_limited->inc();
     auto wait = rest_retry_after(*r);
     log::warn(api.component, api.who + ": 429 to " + net::describe(c.request) + "; waiting " +
                                  std::to_string(wait.count()) + " ms before the next request");
@@ -252,6 +270,7 @@ template <class Self> void rest_on_http(Self self, std::uint64_t token, net::htt
     rest_enqueue(self, token, true);
     return resume_pump();
   }
+  count_rest_error(api, r);
   if (r && r->status == 401 && api.on_unauthorized && api.on_unauthorized(token))
     return resume_pump();
   if (c.retries_left > 0 && rest_retriable(r)) {

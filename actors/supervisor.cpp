@@ -1,11 +1,14 @@
 #include "actors/supervisor.hpp"
 
 #include "actors/logging.hpp"
+#include "actors/metrics.hpp"
 #include "engine/backoff.hpp"
 
 namespace brokerd::actors {
 
 namespace {
+
+constexpr std::size_t state_count = static_cast<std::size_t>(connection_state::stopped) + 1;
 
 struct supervisor_state {
   connection_spec spec;
@@ -19,6 +22,9 @@ struct supervisor_state {
   std::uint64_t restart_epoch = 0;
   std::uint64_t stable_epoch = 0;
   bool stopping = false;
+  const metrics::connection_metrics* metrics = nullptr;
+  /// brokerd_connection_state per state, indexed by connection_state.
+  std::array<metrics::gauge*, state_count> state_gauges{};
   static inline const char* name = "connection_supervisor";
 };
 
@@ -29,6 +35,8 @@ void record_state(self_ptr self, connection_state next, std::string reason) {
   auto& st = self->state;
   if (next == st.state && reason.empty())
     return;
+  st.state_gauges[static_cast<std::size_t>(st.state)]->set(0);
+  st.state_gauges[static_cast<std::size_t>(next)]->set(1);
   st.state = next;
   persistence::event ev;
   ev.type = std::string{persistence::event_types::connection_state};
@@ -78,6 +86,9 @@ caf::actor spawn_supervisor(caf::actor_system& sys, connection_spec spec, sessio
     init.router = std::move(r);
     init.policy = p;
     init.retry.emplace(p.initial_backoff, p.max_backoff, p.seed);
+    init.metrics = &metrics::for_connection(engine::to_string(init.spec.broker), init.spec.id);
+    for (std::size_t i = 0; i < state_count; ++i)
+      init.state_gauges[i] = &init.metrics->state(to_string(static_cast<connection_state>(i)));
     self->set_down_handler([self](caf::down_msg& dm) {
       auto& st = self->state;
       if (!st.child || dm.source != st.child.address())
@@ -102,8 +113,10 @@ caf::actor spawn_supervisor(caf::actor_system& sys, connection_spec spec, sessio
     start_child(self);
     return {
         [self](restart_atom, std::uint64_t epoch) {
-          if (epoch == self->state.restart_epoch && !self->state.stopping && !self->state.child)
+          if (epoch == self->state.restart_epoch && !self->state.stopping && !self->state.child) {
+            self->state.metrics->reconnects->inc();
             start_child(self);
+          }
         },
         [self](stable_atom, std::uint64_t epoch) {
           if (epoch == self->state.stable_epoch)

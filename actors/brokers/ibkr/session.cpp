@@ -642,10 +642,26 @@ void on_started(self_ptr self) {
 
 // -- incoming messages -------------------------------------------------------------------------
 
+/// TWS codes counted as broker errors in the metrics: not the notices sent on every connect,
+/// after a cancel or when connectivity comes back.
+bool counts_as_error(error_category cat) {
+  switch (cat) {
+    case error_category::farm_ok:
+    case error_category::connectivity_restored:
+    case error_category::connectivity_restored_data_lost:
+    case error_category::order_canceled:
+      return false;
+    default:
+      return true;
+  }
+}
+
 void on_error(self_ptr self, const error_message& m) {
   auto& st = self->state;
   auto cat = classify_error(m.code);
   auto text = std::to_string(m.code) + " " + m.message;
+  if (st.out.metrics && counts_as_error(cat))
+    st.out.metrics->count_error(std::to_string(m.code));
   switch (cat) {
     case error_category::connectivity_lost:
       if (st.ph == phase::ready || st.ph == phase::resyncing) {
@@ -682,6 +698,8 @@ void on_error(self_ptr self, const error_message& m) {
       // at most once a second, never below one message a second, and pause for a second.
       auto now = self->clock().now();
       ++st.pacing_violations;
+      if (st.out.metrics)
+        st.out.metrics->rate_limited->inc();
       if (now >= st.next_slow_down) {
         auto slower = std::min<engine::nanos>(st.out.mailbox->interval() * 2,
                                               std::chrono::seconds{1});
@@ -1027,6 +1045,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
     init.out.mailbox.emplace(
         engine::token_bucket::per_period(init.cfg.pacing_per_s, std::chrono::seconds{1}, 2, now),
         engine::sliding_window{init.cfg.pacing_per_s, std::chrono::seconds{1}});
+    measure(init.out, metrics_of(init.spec));
     init.link = net::tcp_link::create(*init.env.io, caf::actor_cast<caf::actor>(self), 1);
     init.link->connect(init.cfg.host, init.cfg.port, init.cfg.connect_timeout);
     arm_timer(self, timer::startup, init.cfg.connect_timeout);

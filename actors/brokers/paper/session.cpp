@@ -383,6 +383,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
       auto now = self->clock().now();
       init.out.mailbox.emplace(engine::token_bucket::per_period(
           init.cfg.rate_per_s, std::chrono::seconds{1}, init.cfg.burst, now));
+      measure(init.out, metrics_of(init.spec));
       init.out.mailbox->resume();
     }
     if (!failure.empty()) {

@@ -881,6 +881,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
         engine::token_bucket::per_period(rpm, std::chrono::minutes{1},
                                          std::max<std::uint32_t>(1, rpm / 20), now),
         engine::sliding_window{rpm, std::chrono::minutes{1} + window_guard});
+    measure(init.api, metrics_of(init.spec));
     init.api.who = "connection " + init.spec.id;
     init.api.component = component;
     init.api.request_timeout = init.cfg.request_timeout;
