@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #pragma GCC diagnostic pop
 
+#include "api/http_metrics.hpp"
 #include "api/json_io.hpp"
 
 namespace brokerd::api {
@@ -162,6 +163,9 @@ public:
     if (p.res)
       return;
     p.res.emplace(build_response(std::move(r), p.head, p.version));
+    if (!p.route.empty())
+      observe_http_request(p.route, p.method, p.res->result_int(),
+                           std::chrono::steady_clock::now() - p.started);
     do_write();
   }
 
@@ -174,6 +178,11 @@ private:
     /// The connection closes after this response (a protocol error or payload too large).
     bool close_after = false;
     std::optional<http::response<http::string_body>> res;
+    /// For the latency histogram: the route pattern and method label of a request that was
+    /// read (empty for one that could not be), and when it was read.
+    std::string_view route;
+    std::string_view method;
+    std::chrono::steady_clock::time_point started;
   };
 
   void do_read() {
@@ -254,6 +263,10 @@ private:
     p.head = req.method() == http::verb::head;
     p.version = req.version();
     p.keep_alive = req.keep_alive();
+    p.started = std::chrono::steady_clock::now();
+    auto raw_target = std::string_view{req.target().data(), req.target().size()};
+    p.route = route_pattern(raw_target.substr(0, raw_target.find('?')));
+    p.method = method_label({req.method_string().data(), req.method_string().size()});
     if (!p.keep_alive)
       read_done_ = true;
     pending_.push_back(std::move(p));
