@@ -441,6 +441,8 @@ struct server::impl {
   bool duplicating = false;
   std::uint32_t failures_pending = 0;
   unsigned failure_status = 503;
+  /// Replaces the failure's JSON message when set (answer_next).
+  std::optional<std::string> failure_body;
   std::chrono::milliseconds response_delay{0};
 
   /// Runs `f` on the io thread and returns its result; runs it directly once stopped.
@@ -550,7 +552,9 @@ struct server::impl {
     if (failures_pending > 0) {
       --failures_pending;
       return make_response(req, failure_status,
-                           json_message(std::nullopt, "service temporarily unavailable"));
+                           failure_body ? *failure_body
+                                        : json_message(std::nullopt,
+                                                       "service temporarily unavailable"));
     }
     auto key = header(req, "APCA-API-KEY-ID");
     auto secret = header(req, "APCA-API-SECRET-KEY");
@@ -747,6 +751,15 @@ void server::fail_next(std::uint32_t n, unsigned status) {
   impl_->call([&] {
     impl_->failures_pending = n;
     impl_->failure_status = status;
+    impl_->failure_body.reset();
+  });
+}
+
+void server::answer_next(std::uint32_t n, unsigned status, std::string body) {
+  impl_->call([&] {
+    impl_->failures_pending = n;
+    impl_->failure_status = status;
+    impl_->failure_body = std::move(body);
   });
 }
 

@@ -75,6 +75,9 @@ public:
   /// The next `n` REST requests are answered `status` (a 5xx) before authentication and rate
   /// limiting, and change nothing.
   void fail_next(std::uint32_t n, unsigned status = 503);
+  /// The next `n` REST requests are answered `status` with exactly `body` (say, a 200 that is
+  /// not JSON), before authentication and rate limiting, and change nothing.
+  void answer_next(std::uint32_t n, unsigned status, std::string body);
   /// Every REST response is written `d` after its request was carried out (0: off), so that a
   /// client can time out on an order the broker accepted.
   void delay_responses(std::chrono::milliseconds d);

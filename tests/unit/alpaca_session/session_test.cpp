@@ -6,6 +6,7 @@
 
 #include "actors/brokers/alpaca/session.hpp"
 #include "tests/support/session_harness.hpp"
+#include "tests/support/wait.hpp"
 #include "tools/sim/alpaca_server.hpp"
 
 using namespace brokerd;
@@ -422,9 +423,8 @@ TEST_CASE("alpaca session: settings and network failures end the session with th
     CHECK(h.wait_down(s) != "still running");
   }
   SECTION("nothing listening") {
-    auto port = h.broker->port();
-    h.broker->stop();
-    auto s = h.start(h.spec({{"base_url", "https://127.0.0.1:" + std::to_string(port)},
+    test::refusing_port refusing;
+    auto s = h.start(h.spec({{"base_url", "https://127.0.0.1:" + std::to_string(refusing.port())},
                              {"connect_timeout_ms", "2000"}}));
     auto down = h.wait_down(s);
     CHECK(down != "still running");
@@ -590,4 +590,66 @@ TEST_CASE("alpaca session: a second place of an order still being created is ref
   auto filled = h.wait_update(o.client_order_id, ost::filled, 10s);
   REQUIRE(filled);
   CHECK(filled->source == persistence::event_source::reconcile);
+}
+
+TEST_CASE("alpaca session: answers that cannot be read are errors that name what was unreadable",
+          "[unit][alpaca]") {
+  harness h;
+  SECTION("the account at the start") {
+    h.broker->answer_next(1, 200, "<html>maintenance</html>");
+    auto s = h.start(h.spec());
+    auto down = h.wait_down(s);
+    CHECK(down.find("unreadable account") != std::string::npos);
+    CHECK_FALSE(h.wait_state(connection_state::ready, 100ms));
+  }
+  SECTION("balance, positions and a status lookup while ready") {
+    auto s = h.ready();
+    h.broker->answer_next(1, 200, R"({"cash":)");
+    auto balance = h.ask<engine::balance>(s, balance_atom_v);
+    REQUIRE_FALSE(balance);
+    CHECK(describe(balance.error()).message.find("unreadable account") != std::string::npos);
+    h.broker->answer_next(1, 200, R"({"not":"a list"})");
+    auto positions = h.ask<engine::position_list>(s, positions_atom_v);
+    REQUIRE_FALSE(positions);
+    CHECK(describe(positions.error()).message.find("unreadable positions") != std::string::npos);
+    auto o = h.order(engine::order_type::limit, "1", dec("50"));
+    REQUIRE(h.ask<order_ack>(s, place_atom_v, o));
+    h.broker->answer_next(1, 200, "[]");
+    auto status = h.ask<order_update>(s, status_atom_v, o);
+    REQUIRE_FALSE(status);
+    CHECK(describe(status.error()).message.find("unreadable order") != std::string::npos);
+    // The session goes on: the next answers are read.
+    CHECK(h.ask<engine::balance>(s, balance_atom_v));
+    auto again = h.ask<order_update>(s, status_atom_v, o);
+    REQUIRE(again);
+    CHECK(again->client_order_id == o.client_order_id);
+    CHECK_FALSE(again->broker_order_id.empty());
+  }
+  SECTION("a create answered with an unreadable order is looked up, not posted again") {
+    auto s = h.ready();
+    h.broker->answer_next(1, 200, "{}");
+    auto o = h.order(engine::order_type::market, "1");
+    auto r = h.ask<order_ack>(s, place_atom_v, o);
+    // The simulator changed nothing for the garbled answer: the lookups find no order.
+    REQUIRE_FALSE(r);
+    CHECK(describe(r.error()).code == errc::broker_rejected);
+    CHECK(h.broker->statistics().orders_created == 0);
+  }
+}
+
+TEST_CASE("alpaca session: a key refused on a create ends the session in auth_required, the "
+          "order not placed",
+          "[unit][alpaca]") {
+  harness h;
+  auto s = h.ready();
+  h.broker->answer_next(1, 401, R"({"message":"unauthorized."})");
+  auto o = h.order(engine::order_type::market, "1");
+  auto r = h.ask<order_ack>(s, place_atom_v, o);
+  REQUIRE_FALSE(r);
+  auto why = h.wait_state(connection_state::auth_required);
+  REQUIRE(why);
+  CHECK(why->find("unauthorized") != std::string::npos);
+  CHECK(why->find("demo-secret") == std::string::npos);
+  CHECK(h.wait_down(s) != "still running");
+  CHECK(h.broker->statistics().orders_created == 0);
 }
