@@ -864,6 +864,34 @@ void set_primary(self_ptr self, const persistence::user_record& user, const std:
       u.id);
 }
 
+/// Removes the record of `token` when it has expired (no write when it is unknown or valid).
+void forget_if_expired(self_ptr self, const std::string& token, std::int64_t now) {
+  auto key = token_key(token);
+  auto stored = self->state.cfg.reader->get(key);
+  if (!stored || !*stored)
+    return;
+  auto rec = persistence::decode_token(**stored);
+  if (rec && rec->expires_ns != 0 && rec->expires_ns <= now)
+    self->send(self->state.cfg.log, append_atom_v, persistence::event_batch{}, false,
+               registry_writes{{key, std::nullopt}});
+}
+
+/// Removes every expired token record (sessions whose lifetime ended while brokerd was down).
+void sweep_expired_tokens(self_ptr self) {
+  auto stored = self->state.cfg.reader->scan_prefix(persistence::registry_keys::token);
+  if (!stored)
+    return;
+  auto now = now_ns();
+  registry_writes expired;
+  for (const auto& e : *stored)
+    if (auto rec = persistence::decode_token(e.value);
+        rec && rec->expires_ns != 0 && rec->expires_ns <= now)
+      expired.push_back({e.key, std::nullopt});
+  if (!expired.empty())
+    self->send(self->state.cfg.log, append_atom_v, persistence::event_batch{}, false,
+               std::move(expired));
+}
+
 /// 429 rate_limited when `key`'s bucket is empty (Retry-After in whole seconds, at least 1).
 std::optional<http_response> rate_check(self_ptr self, const std::string& key) {
   auto& st = self->state;
@@ -1083,6 +1111,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           view.record = std::move(*rec);
           view.state = "stopped";
         }
+    sweep_expired_tokens(self);
     self->state.hasher = self->spawn<caf::detached + caf::linked>(
         [](caf::event_based_actor*, scrypt_params params) -> caf::behavior {
           return {
@@ -1151,9 +1180,12 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           if (!token)
             return respond(error_response(401, "unauthorized",
                                           "send 'Authorization: Bearer <token>'"));
-          auto found = authenticate_token(*st.cfg.reader, *token, now_ns());
-          if (!found)
+          auto now = now_ns();
+          auto found = authenticate_token(*st.cfg.reader, *token, now);
+          if (!found) {
+            forget_if_expired(self, *token, now);
             return respond(error_response(401, "unauthorized", "unknown or revoked token"));
+          }
           // Cross-site request forgery: a page elsewhere can make the browser send the cookie
           // with a form POST, but cannot add a custom header without a CORS preflight, which
           // brokerd never grants.
