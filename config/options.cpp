@@ -41,6 +41,7 @@ std::string usage() {
          "  --paper-tick-ms N         price step of the demo paper connection (default 250)\n"
          "  --allow-custom-hosts      let connections name their own broker hosts and CA files\n"
          "                            (on with --demo; off: official hosts, IBKR on loopback)\n"
+         "  --metrics                 serve GET /metrics (Prometheus text format) without a token\n"
          "  --master-key-file FILE    the credential vault's keys (default DATA_DIR/master.key,\n"
          "                            created 0600 on first start; BROKERD_MASTER_KEY overrides)\n"
          "  --help                    this text\n";
@@ -79,6 +80,10 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
         return std::unexpected(ok.error());
       opts.demo = true;
       opts.allow_custom_hosts = true;
+    } else if (name == "metrics") {
+      if (auto ok = flag(); !ok)
+        return std::unexpected(ok.error());
+      opts.metrics = true;
     } else if (name == "allow-custom-hosts") {
       if (auto ok = flag(); !ok)
         return std::unexpected(ok.error());

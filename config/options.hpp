@@ -33,6 +33,11 @@ struct options {
   std::string scheduler_policy = "sharing";
   /// --paper-tick-ms: price step of demo paper connections.
   std::uint32_t paper_tick_ms = 250;
+  /// --metrics: answer GET /metrics (Prometheus text format) on the HTTP port without a token.
+  /// Off by default: the counts show which connections exist and how busy they are. The page
+  /// holds no token, secret, user id or e-mail; connection ids, broker names and route
+  /// patterns only.
+  bool metrics = false;
   /// --master-key-file: the vault's key file (mode 0600, one base64 key per line, the first
   /// one current); empty: DATA_DIR/master.key. BROKERD_MASTER_KEY, when set, is used instead.
   std::filesystem::path master_key_file;

@@ -19,6 +19,7 @@
 #include "actors/order_router.hpp"
 #include "api/auth.hpp"
 #include "api/front.hpp"
+#include "api/http_metrics.hpp"
 #include "config/options.hpp"
 #include "persistence/order_projection.hpp"
 #include "tools/sim/alpaca_server.hpp"
@@ -363,8 +364,12 @@ int run(const config::options& opts) {
     caf::anon_send(front, actors::attach_atom_v, *rec, *sup);
   }
 
-  auto server = api::http_server::start(ioc, opts.bind_address, opts.http_port,
-                                        api::make_request_handler(front));
+  // --metrics: /metrics is answered on the io thread from the registry, before the front.
+  auto handler = api::make_request_handler(front);
+  if (opts.metrics)
+    handler = api::with_metrics_endpoint(std::move(handler));
+  auto server =
+      api::http_server::start(ioc, opts.bind_address, opts.http_port, std::move(handler));
   if (!server) {
     std::cerr << "brokerd: " << server.error() << "\n";
     stop_connections(sys, front);

@@ -12,6 +12,7 @@ TEST_CASE("no arguments give safe defaults: loopback, port 8080, fsynced status 
   CHECK(o->http_port == 8080);
   CHECK(o->sync_status_events);
   CHECK_FALSE(o->demo);
+  CHECK_FALSE(o->metrics);
   CHECK(o->scheduler_threads == 2);
   CHECK(o->scheduler_policy == "sharing");
 }
@@ -32,6 +33,9 @@ TEST_CASE("options are read in both --name value and --name=value forms", "[conf
   auto yes = parse({"--sync-status-events", "yes"});
   REQUIRE(yes);
   CHECK(yes->sync_status_events);
+  auto metrics = parse({"--metrics"});
+  REQUIRE(metrics);
+  CHECK(metrics->metrics);
   auto help = parse({"--help"});
   REQUIRE(help);
   CHECK(help->help);
@@ -51,6 +55,7 @@ TEST_CASE("a bad command line is an error naming the option", "[config]") {
       {{"--http-port", ""}, "--http-port"},
       {{"--data-dir="}, "--data-dir"},
       {{"--demo=1"}, "--demo"},
+      {{"--metrics=yes"}, "--metrics"},
       {{"--help=x"}, "--help"},
       {{"--sync-status-events", "maybe"}, "--sync-status-events"},
       {{"--scheduler-threads", "0"}, "--scheduler-threads"},
