@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/brokers/paper/session.hpp"
+#include "actors/metrics.hpp"
 #include "engine/backoff.hpp"
 #include "tests/unit/actors/support/fixtures.hpp"
 
@@ -127,9 +128,9 @@ struct supervised {
     sys.reset();
   }
 
-  void start(session_factory factory, supervisor_policy policy) {
+  void start(session_factory factory, supervisor_policy policy, std::string id = "conn-1") {
     connection_spec spec;
-    spec.id = "conn-1";
+    spec.id = std::move(id);
     spec.user = "alice";
     supervisor = spawn_supervisor(*sys, spec, std::move(factory), log, router, policy);
     sched->run();
@@ -282,6 +283,37 @@ TEST_CASE_METHOD(supervised,
   CHECK(*second >= 10);
   advance(std::chrono::milliseconds{*second});
   CHECK(script->starts == 3);
+}
+
+TEST_CASE_METHOD(supervised,
+                 "the connection's state gauge follows its sessions and every restart counts as "
+                 "a reconnect",
+                 "[supervisor][metrics]") {
+  const auto& m = metrics::for_connection("paper", "conn-gauges");
+  auto is = [&m](std::string_view state) { return m.state(state).value(); };
+  auto reconnects = m.reconnects->value();
+  auto script = std::make_shared<session_script>();
+  start(crashing_factory(script), fast_policy(), "conn-gauges");
+  CHECK(is("ready") == 1);
+  CHECK(is("connecting") == 0);
+  CHECK(is("stopped") == 0);
+
+  ask<order_ack>(place_atom_v, some_order());
+  CHECK(is("backoff") == 1);
+  CHECK(is("ready") == 0);
+  CHECK(m.reconnects->value() == reconnects);
+  advance(1'000ms);
+  CHECK(script->starts == 2);
+  CHECK(m.reconnects->value() == reconnects + 1);
+  CHECK(is("ready") == 1);
+  CHECK(is("backoff") == 0);
+
+  caf::anon_send(supervisor, stop_atom_v);
+  sched->run();
+  supervisor = nullptr;
+  CHECK(is("stopped") == 1);
+  CHECK(is("ready") == 0);
+  CHECK(m.reconnects->value() == reconnects + 1);
 }
 
 TEST_CASE_METHOD(supervised, "a session that stays up long enough resets the backoff",
