@@ -296,6 +296,16 @@ TEST_CASE("brokerd --metrics serves a Prometheus page without a token whose coun
                                  {{"broker", "ibkr"}, {"connection", ibkr}, {"lane", "query"}});
   REQUIRE(ibkr_queries);
   CHECK(*ibkr_queries > 0); // the session's start-up requests
+  for (const std::string broker : {"alpaca", "schwab"}) {
+    // Their REST calls (the account at start-up) go through the same mailbox.
+    auto conn = demo_connection(client, server, broker);
+    auto queries = page.value("brokerd_broker_requests_total",
+                              {{"broker", broker}, {"connection", conn}, {"lane", "query"}});
+    INFO(broker);
+    REQUIRE(queries);
+    CHECK(*queries > 0);
+    CHECK(page.value("brokerd_broker_rate_limited_total", {{"connection", conn}}) == 0.0);
+  }
   auto paper_acks = page.value("brokerd_order_ack_latency_seconds_count",
                                {{"broker", "paper"}, {"connection", paper}, {"result", "ack"}});
   REQUIRE(paper_acks);
