@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/brokers/alpaca/session.hpp"
+#include "actors/metrics.hpp"
 #include "tests/support/session_harness.hpp"
 #include "tests/support/wait.hpp"
 #include "tools/sim/alpaca_server.hpp"
@@ -373,6 +374,10 @@ TEST_CASE("alpaca session: a 429 storm loses nothing and waits out Retry-After",
   cfg.rate_window = 2s;
   harness h{cfg};
   auto s = h.ready({{"requests_per_minute", "1000"}});
+  const auto& m = metrics::for_connection("alpaca", "conn_alpaca_unit");
+  auto& new_orders = *m.requests[static_cast<std::size_t>(lane::new_order)];
+  auto released_before = new_orders.value();
+  auto limited_before = m.rate_limited->value();
   std::vector<engine::order> orders;
   for (int i = 0; i < 10; ++i) {
     orders.push_back(h.order(engine::order_type::market, "1"));
@@ -390,6 +395,15 @@ TEST_CASE("alpaca session: a 429 storm loses nothing and waits out Retry-After",
     CHECK(stats.creates_by_client_order_id.at(o.client_order_id) == 1);
   CHECK(stats.rate_limited > 0);
   CHECK(stats.early_retries == 0);
+  // The metrics saw the 429s (a query's may still be on its way), and every order was
+  // released once, and once more after each 429 it got.
+  auto limited = m.rate_limited->value() - limited_before;
+  CHECK(limited > 0);
+  CHECK(limited <= stats.rate_limited);
+  auto released = new_orders.value() - released_before;
+  CHECK(released > 10);
+  CHECK(released <= 10 + stats.rate_limited);
+  CHECK(m.queue_depth[static_cast<std::size_t>(lane::new_order)]->value() == 0);
 }
 
 TEST_CASE("alpaca session: refused keys end the session in auth_required without the secret",

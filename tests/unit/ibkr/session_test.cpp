@@ -10,6 +10,7 @@
 
 #include "actors/brokers/ibkr/session.hpp"
 #include "actors/event_log_actor.hpp"
+#include "actors/metrics.hpp"
 #include "persistence/event_log.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/session_harness.hpp"
@@ -213,6 +214,12 @@ TEST_CASE("ibkr session: pacing violations (100) slow the session down, lost ans
   harness h{cfg};
   auto s = h.start(h.spec({{"request_timeout_ms", "300"}}));
   REQUIRE(h.ask<engine::balance>(s, connect_atom_v));
+  const auto& m = metrics::for_connection("ibkr", "conn_ibkr_unit");
+  auto& code_100 = metrics::default_registry().counter_series(
+      "brokerd_broker_errors_total", "",
+      {{"broker", "ibkr"}, {"connection", "conn_ibkr_unit"}, {"code", "100"}});
+  auto limited_before = m.rate_limited->value();
+  auto code_100_before = code_100.value();
   // Positions and balances, one after the other: the simulator refuses beyond 5 msg/s and
   // drops what it refuses, so some answers never come and time out; the session keeps going.
   int answered = 0;
@@ -234,6 +241,11 @@ TEST_CASE("ibkr session: pacing violations (100) slow the session down, lost ans
     later += h.ask<engine::balance>(s, balance_atom_v) ? 1 : 0;
   CHECK(later == 3);
   CHECK(h.sim->statistics().pacing_violations == before);
+  // Each violation TWS reported is counted, also under its error code.
+  auto counted = m.rate_limited->value() - limited_before;
+  CHECK(counted > 0);
+  CHECK(counted <= before);
+  CHECK(code_100.value() - code_100_before == counted);
 }
 
 TEST_CASE("ibkr session: a peer that closes before the API is ready names the client id", "[unit][ibkr]") {
