@@ -187,6 +187,11 @@ TEST_CASE("orders on a paper connection move its request counter, queue and ack 
     REQUIRE(placed.has_value());
   }
   REQUIRE(wait_until([&] { return m.ack_latency->count() == acks_before + 3; }));
+  // A refusal by the broker is timed apart from the acknowledgements.
+  auto rejects_before = m.reject_latency->count();
+  REQUIRE(c.place(market("alice", "paper-metrics", "AAPL", "2000")).has_value());
+  REQUIRE(wait_until([&] { return m.reject_latency->count() == rejects_before + 1; }));
+  CHECK(m.ack_latency->count() == acks_before + 3);
   CHECK(requests->value() >= sent_before + 3);
   CHECK(m.queue_wait[static_cast<std::size_t>(lane::new_order)]->count() >= 3);
   CHECK(m.queue_depth[static_cast<std::size_t>(lane::new_order)]->value() == 0);
