@@ -13,14 +13,23 @@ namespace brokerd::api {
 namespace {
 
 /// brokerd's routes (api/front.cpp and /metrics), literal ones first, then "other".
-constexpr std::array<std::string_view, 14> routes{
+constexpr std::array<std::string_view, 23> routes{
     "/healthz",
     "/metrics",
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/tokens/current",
+    "/api/admin/users",
+    "/api/admin/stats",
+    "/api/brokers/compare",
     "/api/brokers/user/configured",
     "/api/brokers/schwab/oauth/start",
     "/api/brokers/schwab/oauth/callback",
     "/api/orders",
     "/api/events",
+    "/api/admin/users/:id",
+    "/api/admin/users/:id/tokens",
+    "/api/brokers/:id/primary",
     "/api/brokers/:broker/test",
     "/api/brokers/:broker/connect",
     "/api/brokers/:id",

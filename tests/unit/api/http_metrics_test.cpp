@@ -57,6 +57,13 @@ TEST_CASE("request paths map to route patterns without ids, and unknown paths to
   CHECK(route_pattern("/api/connections/conn_1/balance") == "/api/connections/:id/balance");
   CHECK(route_pattern("/api/connections/conn_1/positions") == "/api/connections/:id/positions");
   CHECK(route_pattern("/api/events") == "/api/events");
+  CHECK(route_pattern("/api/brokers/compare") == "/api/brokers/compare");
+  CHECK(route_pattern("/api/brokers/conn_1/primary") == "/api/brokers/:id/primary");
+  CHECK(route_pattern("/api/auth/login") == "/api/auth/login");
+  CHECK(route_pattern("/api/auth/tokens/current") == "/api/auth/tokens/current");
+  CHECK(route_pattern("/api/admin/users") == "/api/admin/users");
+  CHECK(route_pattern("/api/admin/users/usr_1") == "/api/admin/users/:id");
+  CHECK(route_pattern("/api/admin/users/usr_1/tokens") == "/api/admin/users/:id/tokens");
   CHECK(route_pattern("/healthz") == "/healthz");
   CHECK(route_pattern("/metrics") == "/metrics");
   // Anything else, whatever it holds, is one label.
