@@ -16,10 +16,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #pragma GCC diagnostic pop
 
 #include "api/http_metrics.hpp"
 #include "api/json_io.hpp"
+#include "api/websocket_upgrade.hpp"
 
 namespace brokerd::api {
 
@@ -51,6 +53,8 @@ class http_connection;
 struct server_state {
   request_handler handler;
   http_limits limits;
+  /// Empty: upgrade requests reach `handler` like any other.
+  upgrade_handler upgrade;
   std::atomic<std::size_t> open{0};
   std::mutex mutex;
   std::vector<std::weak_ptr<http_connection>> connections;
@@ -298,6 +302,39 @@ private:
     r.content_type = std::string{req[http::field::content_type]};
     r.body = std::move(req.body());
     r.remote_address = remote_address_;
+
+    if (state_->upgrade && beast::websocket::is_upgrade(req)) {
+      if (pending_.size() != 1) {
+        // Responses to earlier pipelined requests are still owed on this socket.
+        pending_.back().close_after = true;
+        read_done_ = true;
+        respond(index, error_response(400, "bad_request",
+                                      "a WebSocket upgrade must not follow pipelined requests"));
+        return;
+      }
+      upgrade_answer answer;
+      try {
+        answer = state_->upgrade(r);
+      } catch (...) {
+        answer.refuse = error_response(500, "internal", "upgrade handler failed");
+      }
+      if (answer.refuse || !answer.accept) {
+        pending_.back().close_after = true;
+        read_done_ = true;
+        respond(index, answer.refuse ? std::move(*answer.refuse)
+                                     : error_response(500, "internal", "upgrade not handled"));
+        return;
+      }
+      // The socket leaves the HTTP server: no timer, no slot, no response of ours.
+      closed_ = true;
+      timer_.cancel();
+      pending_.clear();
+      release();
+      auto taken = std::make_unique<upgraded_connection>(
+          upgraded_connection{std::move(socket_), std::move(req)});
+      answer.accept(std::move(taken));
+      return;
+    }
 
     auto slot = std::make_shared<reply_slot>(shared_from_this(), index);
     try {
@@ -603,7 +640,7 @@ private:
 
 std::expected<std::unique_ptr<http_server>, std::string>
 http_server::start(asio::io_context& ioc, std::string bind_address, std::uint16_t port,
-                   request_handler handler, http_limits limits) {
+                   request_handler handler, http_limits limits, upgrade_handler upgrade) {
   if (!handler)
     return std::unexpected(std::string{"http_server needs a request handler"});
   if (limits.max_pipelined == 0 || limits.max_connections == 0 ||
@@ -613,6 +650,7 @@ http_server::start(asio::io_context& ioc, std::string bind_address, std::uint16_
   auto state = std::make_shared<http_internal::server_state>();
   state->handler = std::move(handler);
   state->limits = limits;
+  state->upgrade = std::move(upgrade);
   auto listener = std::make_shared<http_listener>(ioc, std::move(state));
   auto bound = listener->open(bind_address, port);
   if (!bound)

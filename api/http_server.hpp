@@ -73,6 +73,20 @@ using responder = std::function<void(http_response)>;
 /// are called in. An exception thrown by the handler answers 500.
 using request_handler = std::function<void(http_request, responder)>;
 
+struct upgraded_connection;
+
+/// What to do with a request that asks for a WebSocket upgrade: answer it over HTTP
+/// (`refuse`: unknown path, no valid token...) or take the connection over (`accept`, called
+/// on the connection's strand with the socket and the request; the HTTP server forgets the
+/// connection). Exactly one of the two is set.
+struct upgrade_answer {
+  std::optional<http_response> refuse;
+  std::function<void(std::unique_ptr<upgraded_connection>)> accept;
+};
+
+/// Decides on an upgrade request; runs on the io thread and must not block.
+using upgrade_handler = std::function<upgrade_answer(const http_request&)>;
+
 /// Per-server limits; each says what happens when it is exceeded.
 struct http_limits {
   /// Largest request body; a larger one gets 413 `payload_too_large` without reaching the
@@ -102,7 +116,7 @@ public:
   /// Fails with a message naming the address when it is invalid or cannot be bound.
   static std::expected<std::unique_ptr<http_server>, std::string>
   start(asio::io_context& ioc, std::string bind_address, std::uint16_t port,
-        request_handler handler, http_limits limits = {});
+        request_handler handler, http_limits limits = {}, upgrade_handler upgrade = {});
 
   /// Calls `stop()`. The io_context must outlive the server's connections: destroy or stop
   /// it after this object only when nothing else still holds a responder.

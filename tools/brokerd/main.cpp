@@ -19,6 +19,7 @@
 #include "actors/order_router.hpp"
 #include "api/auth.hpp"
 #include "api/front.hpp"
+#include "api/order_stream.hpp"
 #include "api/http_metrics.hpp"
 #include "config/options.hpp"
 #include "persistence/order_projection.hpp"
@@ -368,8 +369,14 @@ int run(const config::options& opts) {
   auto handler = api::make_request_handler(front);
   if (opts.metrics)
     handler = api::with_metrics_endpoint(std::move(handler));
-  auto server =
-      api::http_server::start(ioc, opts.bind_address, opts.http_port, std::move(handler));
+  // GET /api/stream: the user's live order and connection events over WebSocket.
+  api::order_stream_config scfg_stream;
+  scfg_stream.reader = log;
+  scfg_stream.log = log_actor;
+  scfg_stream.front = front;
+  auto server = api::http_server::start(ioc, opts.bind_address, opts.http_port,
+                                        std::move(handler), api::http_limits{},
+                                        api::make_order_stream(sys, std::move(scfg_stream)));
   if (!server) {
     std::cerr << "brokerd: " << server.error() << "\n";
     stop_connections(sys, front);
