@@ -12,8 +12,10 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/write.hpp>
 #pragma GCC diagnostic pop
 
+#include "api/websocket_upgrade.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/json.hpp"
 #include "tests/support/wait.hpp"
@@ -35,8 +37,10 @@ namespace {
 /// An http_server on an ephemeral loopback port with its io_context on one thread.
 class test_server {
 public:
-  explicit test_server(request_handler handler, http_limits limits = {}) {
-    auto started = http_server::start(ioc_, "127.0.0.1", 0, std::move(handler), limits);
+  explicit test_server(request_handler handler, http_limits limits = {},
+                       brokerd::api::upgrade_handler upgrade = {}) {
+    auto started =
+        http_server::start(ioc_, "127.0.0.1", 0, std::move(handler), limits, std::move(upgrade));
     if (!started)
       FAIL("http_server::start: " << started.error());
     server_ = std::move(*started);
@@ -642,4 +646,78 @@ TEST_CASE("start reports a taken port and an invalid address") {
   no_pipeline.max_pipelined = 0;
   CHECK_FALSE(http_server::start(ioc, "127.0.0.1", 0, echo_path(calls), no_pipeline));
   CHECK_FALSE(http_server::start(ioc, "127.0.0.1", 0, request_handler{}));
+}
+
+namespace {
+
+constexpr std::string_view upgrade_headers =
+    "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+/// Refuses /refuse with 403, throws on /throw, takes /take: answers the connection itself
+/// with a raw "101" line so the test sees the socket changed hands.
+brokerd::api::upgrade_handler upgrades(std::atomic<int>& taken) {
+  return [&taken](const http_request& req) {
+    brokerd::api::upgrade_answer a;
+    if (req.path == "/throw")
+      throw std::runtime_error("boom");
+    if (req.path == "/take") {
+      a.accept = [&taken](std::unique_ptr<brokerd::api::upgraded_connection> c) {
+        ++taken;
+        std::string line = "taken " + std::string{c->request.target()} + "\n";
+        boost::system::error_code ec;
+        asio::write(c->socket, asio::buffer(line), ec);
+        c->socket.close(ec);
+      };
+      return a;
+    }
+    if (req.path == "/none")
+      return a; // neither set
+    a.refuse = text("refused", 403);
+    return a;
+  };
+}
+
+} // namespace
+
+TEST_CASE("an upgrade request goes to the upgrade handler, which takes the socket or refuses") {
+  std::atomic<int> calls{0};
+  std::atomic<int> taken{0};
+  test_server s(echo_path(calls), {}, upgrades(taken));
+  {
+    raw_connection conn{s.port()};
+    conn.send(get("/take", upgrade_headers));
+    CHECK(conn.read_until_closed() == "taken /take\n");
+    CHECK(taken == 1);
+  }
+  for (const auto& [path, status] :
+       std::vector<std::pair<std::string, unsigned>>{{"/refuse", 403}, {"/throw", 500}, {"/none", 500}}) {
+    INFO(path);
+    raw_connection conn{s.port()};
+    conn.send(get(path, upgrade_headers));
+    CHECK(conn.read_response().status == status);
+    conn.read_until_closed(); // a refused upgrade closes the connection
+  }
+  // Requests without Upgrade still reach the request handler.
+  raw_connection plain{s.port()};
+  plain.send(get("/take"));
+  CHECK(plain.read_response().body == "/take");
+  CHECK(calls == 1);
+  CHECK(taken == 1);
+}
+
+TEST_CASE("an upgrade behind pipelined requests is refused after their answers") {
+  held_responders held;
+  std::atomic<int> taken{0};
+  test_server s(held.handler(), {}, upgrades(taken));
+  held.clear_at_teardown(s);
+  raw_connection conn{s.port()};
+  conn.send(get("/a") + get("/take", upgrade_headers));
+  REQUIRE(wait_until([&] { return held.size() == 1; }, 5s));
+  std::this_thread::sleep_for(100ms);
+  held.at(0)(text("first"));
+  CHECK(conn.read_response().body == "first");
+  CHECK(conn.read_response().status == 400);
+  CHECK(taken == 0);
+  held.clear();
 }
