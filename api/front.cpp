@@ -7,8 +7,8 @@
 
 #include "actors/brokers/schwab/session.hpp"
 #include "actors/brokers/schwab/tokens.hpp"
-#include "actors/rest_calls.hpp"
 #include "actors/logging.hpp"
+#include "actors/rest_calls.hpp"
 #include "api/auth.hpp"
 #include "api/broker_compare.hpp"
 #include "api/broker_requests.hpp"
@@ -79,7 +79,15 @@ struct front_state {
   caf::actor void_sink;
   std::map<std::string, connection_view> conns;
   bool stopping = false;
-  /// Hashes and checks passwords on its own thread (scrypt takes tens of milliseconds).
+  front_state() = default;
+  front_state(const front_state&) = delete;
+  front_state& operator=(const front_state&) = delete;
+  ~front_state() {
+    if (hasher)
+      caf::anon_send_exit(hasher, caf::exit_reason::user_shutdown);
+  }
+  /// Hashes and checks passwords on its own thread (scrypt takes tens of milliseconds). Not
+  /// linked: ended when this state ends (the front's exit), so no link keeps it alive.
   caf::actor hasher;
   /// The API rate limit: by user id, and by "login:" + client address for logins.
   std::map<std::string, engine::token_bucket> buckets;
@@ -462,8 +470,8 @@ void done_writing(front_state& st, const persistence::user_record& u) {
 template <class F>
 void store(self_ptr self, registry_writes writes, const responder& respond, F then,
            std::string written_user = {}) {
-  self->request(self->state.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
-                true, std::move(writes))
+  self->request(self->state.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
+                std::move(writes))
       .then([then](std::uint64_t) mutable { then(); },
             [self, respond, written_user](caf::error& err) {
               if (!written_user.empty())
@@ -529,9 +537,8 @@ std::optional<http_response> premium_check(const persistence::user_record& user,
 }
 
 /// A fresh API token for `user_id`: the token (shown once) and the write storing its hash.
-std::pair<std::string, persistence::registry_write> new_token(const std::string& user_id,
-                                                              std::string kind,
-                                                              std::int64_t expires_ns) {
+std::pair<std::string, persistence::registry_write>
+new_token(const std::string& user_id, std::string kind, std::int64_t expires_ns) {
   auto token = random_hex(32);
   persistence::token_record rec{user_id, std::move(kind), expires_ns, now_ns()};
   return {token, {token_key(token), persistence::encode_token(rec)}};
@@ -562,8 +569,8 @@ void login(self_ptr self, http_request& req, responder& respond) {
       .then(
           [self, respond, found, known](bool match) {
             if (!match || !known)
-              return respond(error_response(401, "invalid_credentials",
-                                            "the email or password is wrong"));
+              return respond(
+                  error_response(401, "invalid_credentials", "the email or password is wrong"));
             auto& s = self->state;
             auto expires = now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           s.cfg.session_lifetime)
@@ -661,8 +668,8 @@ void create_user(self_ptr self, http_request& req, responder& respond) {
             u.password_hash = std::move(hash);
             auto [token, token_write] = new_token(u.id, "api", 0);
             registry_writes writes{user_write(s, u), std::move(token_write)};
-            self->request(s.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{},
-                          true, std::move(writes))
+            self->request(s.cfg.log, caf::infinite, append_atom_v, persistence::event_batch{}, true,
+                          std::move(writes))
                 .then(
                     [self, respond, u, token](std::uint64_t) {
                       self->state.emails_in_flight.erase(u.email);
@@ -709,8 +716,8 @@ void update_user(self_ptr self, const std::string& id, http_request& req, respon
         s.users_in_flight.erase(u.id);
         return respond(error_response(500, "internal_error", "a connection could not be sealed"));
       }
-      writes.push_back({std::string{persistence::registry_keys::connection} + cid,
-                        std::move(*sealed)});
+      writes.push_back(
+          {std::string{persistence::registry_keys::connection} + cid, std::move(*sealed)});
       tier_changed = true;
     }
     store(
@@ -769,7 +776,8 @@ void revoke_user_tokens(self_ptr self, const std::string& id, responder& respond
 /// users, broker tests run and how many succeeded, and orders created through this front by
 /// broker — all counted since this process started except users and connections.
 std::string stats_json(const front_state& st) {
-  std::map<std::string, std::uint64_t> conns{{"alpaca", 0}, {"ibkr", 0}, {"schwab", 0}, {"paper", 0}};
+  std::map<std::string, std::uint64_t> conns{
+      {"alpaca", 0}, {"ibkr", 0}, {"schwab", 0}, {"paper", 0}};
   std::uint64_t active = 0;
   for (const auto& [id, view] : st.conns) {
     if (view.record.id.empty())
@@ -799,10 +807,10 @@ std::string stats_json(const front_state& st) {
     std::snprintf(rate, sizeof rate, "%.4f",
                   static_cast<double>(st.tests_ok) / static_cast<double>(st.tests_run));
   return R"({"connectionsByBroker":)" + object(conns) + R"(,"activeConnections":)" +
-         std::to_string(active) + R"(,"users":)" + std::to_string(users) +
-         R"(,"premiumUsers":)" + std::to_string(premium) + R"(,"connectionTests":{"run":)" +
-         std::to_string(st.tests_run) + R"(,"succeeded":)" + std::to_string(st.tests_ok) +
-         R"(,"successRate":)" + rate + R"(},"ordersByBroker":)" + object(orders) + "}";
+         std::to_string(active) + R"(,"users":)" + std::to_string(users) + R"(,"premiumUsers":)" +
+         std::to_string(premium) + R"(,"connectionTests":{"run":)" + std::to_string(st.tests_run) +
+         R"(,"succeeded":)" + std::to_string(st.tests_ok) + R"(,"successRate":)" + rate +
+         R"(},"ordersByBroker":)" + object(orders) + "}";
 }
 
 /// The /api/admin/ routes; the caller checked that the user is an admin.
@@ -839,8 +847,8 @@ void handle_admin(self_ptr self, http_request& req, responder& respond) {
       return respond(error_response(400, "invalid_body", "this request takes no body"));
     auto [token, write] = new_token(id, "api", 0);
     return store(self, {std::move(write)}, respond, [respond, id, token] {
-      respond(json(201, R"({"userId":)" + json_string(id) + R"(,"token":)" +
-                            json_string(token) + "}"));
+      respond(
+          json(201, R"({"userId":)" + json_string(id) + R"(,"token":)" + json_string(token) + "}"));
     });
   }
   respond(error_response(404, "not_found", "no route " + method + " " + path));
@@ -1069,8 +1077,8 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       if (auto refused = premium_check(user, *broker))
         return respond(std::move(*refused));
     if (!it->second.supervisor)
-      return respond(error_response(503, "session_unavailable",
-                                    "connection " + it->first + " is stopped"));
+      return respond(
+          error_response(503, "session_unavailable", "connection " + it->first + " is stopped"));
     auto conn_id = it->first;
     if (std::string_view{what} == "balance") {
       self->request(it->second.supervisor, timeout, balance_atom_v)
@@ -1100,9 +1108,10 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
     self->state.cfg = std::move(c);
     // Connections stored inactive (their owner moved to free) are not started by the daemon;
     // the front lists them as stopped and starts them when the owner is premium again.
-    if (auto stored = self->state.cfg.vault
-                          ? self->state.cfg.reader->scan_prefix(persistence::registry_keys::connection)
-                          : std::expected<std::vector<persistence::registry_entry>, persistence::error>{};
+    if (auto stored =
+            self->state.cfg.vault
+                ? self->state.cfg.reader->scan_prefix(persistence::registry_keys::connection)
+                : std::expected<std::vector<persistence::registry_entry>, persistence::error>{};
         stored)
       for (const auto& e : *stored)
         if (auto rec = persistence::decode_connection(e.value, *self->state.cfg.vault);
@@ -1112,7 +1121,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           view.state = "stopped";
         }
     sweep_expired_tokens(self);
-    self->state.hasher = self->spawn<caf::detached + caf::linked>(
+    self->state.hasher = self->spawn<caf::detached>(
         [](caf::event_based_actor*, scrypt_params params) -> caf::behavior {
           return {
               [params](password_hash_request& r) {
@@ -1201,8 +1210,8 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           if (req.path == "/api/auth/logout" || req.path == "/api/auth/tokens/current") {
             auto allowed = req.path == "/api/auth/logout" ? "POST" : "DELETE";
             if (req.method != allowed)
-              return respond(error_response(405, "method_not_allowed",
-                                            std::string{"use "} + allowed));
+              return respond(
+                  error_response(405, "method_not_allowed", std::string{"use "} + allowed));
             return logout(self, *token, respond);
           }
           handle_api(self, user, req, respond);
