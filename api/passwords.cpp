@@ -27,8 +27,8 @@ bool params_ok(const scrypt_params& p) {
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
-  auto len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                             static_cast<int>(n));
+  auto len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
   return out;
 }

@@ -20,9 +20,9 @@ parse_object(std::string_view body, std::initializer_list<std::string_view> allo
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (doc.HasParseError())
-    return std::unexpected(bad("malformed_json",
-                               std::string{rapidjson::GetParseError_En(doc.GetParseError())} +
-                                   " at offset " + std::to_string(doc.GetErrorOffset())));
+    return std::unexpected(
+        bad("malformed_json", std::string{rapidjson::GetParseError_En(doc.GetParseError())} +
+                                  " at offset " + std::to_string(doc.GetErrorOffset())));
   if (!doc.IsObject())
     return std::unexpected(bad("invalid_body", "request body must be a JSON object"));
   std::set<std::string_view> seen;
@@ -51,8 +51,8 @@ string_member(const rapidjson::Value& obj, const char* name, std::size_t max_len
   return std::string{it->value.GetString(), it->value.GetStringLength()};
 }
 
-std::expected<std::string, api_error> required(std::expected<std::optional<std::string>, api_error> v,
-                                               const char* name) {
+std::expected<std::string, api_error>
+required(std::expected<std::optional<std::string>, api_error> v, const char* name) {
   if (!v)
     return std::unexpected(v.error());
   if (!*v)
@@ -75,10 +75,9 @@ std::expected<void, api_error> check_email(const std::string& email) {
 
 std::expected<void, api_error> check_password(const std::string& password) {
   if (password.size() < min_password_length || password.size() > max_password_length)
-    return std::unexpected(bad("invalid_field", "password must be " +
-                                                    std::to_string(min_password_length) + " to " +
-                                                    std::to_string(max_password_length) +
-                                                    " characters"));
+    return std::unexpected(
+        bad("invalid_field", "password must be " + std::to_string(min_password_length) + " to " +
+                                 std::to_string(max_password_length) + " characters"));
   return {};
 }
 
@@ -191,9 +190,9 @@ std::expected<user_patch_request, api_error> parse_user_patch_request(std::strin
 }
 
 std::string user_json(const persistence::user_record& u) {
-  return R"({"id":)" + json_string(u.id) + R"(,"email":)" + json_string(u.email) +
-         R"(,"tier":)" + json_string(u.tier) + R"(,"admin":)" + (u.admin ? "true" : "false") +
-         R"(,"createdAt":")" + iso8601_ms(u.created_ns) + R"(","hasPassword":)" +
+  return R"({"id":)" + json_string(u.id) + R"(,"email":)" + json_string(u.email) + R"(,"tier":)" +
+         json_string(u.tier) + R"(,"admin":)" + (u.admin ? "true" : "false") + R"(,"createdAt":")" +
+         iso8601_ms(u.created_ns) + R"(","hasPassword":)" +
          (u.password_hash.empty() ? "false" : "true") + R"(,"primaryConnectionId":)" +
          (u.primary_connection.empty() ? std::string{"null"} : json_string(u.primary_connection)) +
          "}";

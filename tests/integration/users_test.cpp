@@ -34,7 +34,7 @@ struct fixture {
     return {{"Authorization", "Bearer " + token}};
   }
   http_client::response as(const std::string& token, const std::string& method,
-                            const std::string& target, const std::string& body = {}) {
+                           const std::string& target, const std::string& body = {}) {
     return client.request(method, target, body, bearer(token));
   }
   http_client::response admin(const std::string& method, const std::string& target,
@@ -62,7 +62,9 @@ struct fixture {
         if (!json_has(c, field))
           return {};
         const auto& v = json_member(c, field);
-        return v.IsString() ? std::string{v.GetString()} : v.IsBool() ? (v.GetBool() ? "true" : "false") : "?";
+        return v.IsString() ? std::string{v.GetString()}
+               : v.IsBool() ? (v.GetBool() ? "true" : "false")
+                            : "?";
       }
     return "<absent>";
   }
@@ -149,22 +151,23 @@ TEST_CASE_METHOD(fixture,
                  "forbidden to other users",
                  "[integration][users]") {
   auto carol = create("carol@example.com", "premium");
-  for (const auto& [body, code] : std::vector<std::pair<std::string, std::string>>{
-           {"{", "malformed_json"},
-           {"[]", "invalid_body"},
-           {R"({"email":"x@example.com","password":"long enough password","admin":true})",
-            "unknown_field"},
-           {R"({"email":"x@example.com","email":"y@example.com","password":"long enough password"})",
-            "duplicate_field"},
-           {R"({"password":"long enough password"})", "missing_field"},
-           {R"({"email":"not-an-email","password":"long enough password"})", "invalid_field"},
-           {R"({"email":"x@example.com","password":"short"})", "invalid_field"},
-           {R"({"email":"x@example.com","password":")" + std::string(257, 'p') + R"("})",
-            "invalid_field"},
-           {R"({"email":"x@example.com","password":"long enough password","tier":"gold"})",
-            "invalid_field"},
-           {R"({"email":"x@example.com","password":12345678901234})", "invalid_field"},
-       }) {
+  for (
+      const auto& [body, code] : std::vector<std::pair<std::string, std::string>>{
+          {"{", "malformed_json"},
+          {"[]", "invalid_body"},
+          {R"({"email":"x@example.com","password":"long enough password","admin":true})",
+           "unknown_field"},
+          {R"({"email":"x@example.com","email":"y@example.com","password":"long enough password"})",
+           "duplicate_field"},
+          {R"({"password":"long enough password"})", "missing_field"},
+          {R"({"email":"not-an-email","password":"long enough password"})", "invalid_field"},
+          {R"({"email":"x@example.com","password":"short"})", "invalid_field"},
+          {R"({"email":"x@example.com","password":")" + std::string(257, 'p') + R"("})",
+           "invalid_field"},
+          {R"({"email":"x@example.com","password":"long enough password","tier":"gold"})",
+           "invalid_field"},
+          {R"({"email":"x@example.com","password":12345678901234})", "invalid_field"},
+      }) {
     INFO(body);
     auto r = admin("POST", "/api/admin/users", body);
     CHECK(r.status == 400);
@@ -240,9 +243,10 @@ TEST_CASE_METHOD(fixture, "a user sees and deletes only their own connections an
                  "[integration][users]") {
   auto erin = create("erin@example.com");
   auto admin_conn = server.connection();
-  auto placed = admin("POST", "/api/orders",
-                      R"({"connectionId":")" + admin_conn +
-                          R"(","symbol":"AAPL","side":"buy","quantity":"1","type":"limit","limitPrice":"1","timeInForce":"gtc"})");
+  auto placed = admin(
+      "POST", "/api/orders",
+      R"({"connectionId":")" + admin_conn +
+          R"(","symbol":"AAPL","side":"buy","quantity":"1","type":"limit","limitPrice":"1","timeInForce":"gtc"})");
   REQUIRE(placed.status == 201);
   auto order = json_string(parse_json(placed.body), "id");
 
@@ -351,8 +355,9 @@ TEST_CASE_METHOD(fixture, "the broker comparison lists every broker with its tie
     CHECK(json_member(b, "orderTypes").Size() == 4);
     CHECK(json_member(b, "assetClasses").Size() >= 1);
   }
-  CHECK(tiers == std::map<std::string, std::string>{
-                     {"alpaca", "free"}, {"ibkr", "premium"}, {"schwab", "premium"}, {"paper", "free"}});
+  CHECK(tiers ==
+        std::map<std::string, std::string>{
+            {"alpaca", "free"}, {"ibkr", "premium"}, {"schwab", "premium"}, {"paper", "free"}});
   CHECK(admin("POST", "/api/brokers/compare").status == 405);
   CHECK(client.request("GET", "/api/brokers/compare").status == 401);
 }
@@ -457,14 +462,13 @@ TEST_CASE_METHOD(fixture, "a password set by the admin replaces the old one and 
     if (u["admin"].GetBool())
       admin_id = json_string(u, "id");
   const std::string admin_password = "the admin's own passphrase";
-  auto set = admin("PATCH", "/api/admin/users/" + admin_id,
-                   R"({"password":")" + admin_password + R"("})");
+  auto set =
+      admin("PATCH", "/api/admin/users/" + admin_id, R"({"password":")" + admin_password + R"("})");
   REQUIRE(set.status == 200);
   CHECK(set.body.find(admin_password) == std::string::npos);
   CHECK(set.body.find(R"("hasPassword":true)") != std::string::npos);
   CHECK(login("admin@localhost", admin_password).status == 200);
-  REQUIRE(admin("PATCH", "/api/admin/users/" + lena.id,
-                R"({"password":"a brand new passphrase"})")
+  REQUIRE(admin("PATCH", "/api/admin/users/" + lena.id, R"({"password":"a brand new passphrase"})")
               .status == 200);
   CHECK(login("lena@example.com", password).status == 401);
   CHECK(login("lena@example.com", "a brand new passphrase").status == 200);
@@ -547,16 +551,15 @@ TEST_CASE_METHOD(fixture, "brokerctl adds, lists and re-tiers users through the 
   auto logs = dir.path();
 
   auto add = run_program({ctl, "user", "add", "--url", url, "--token-file", token_file, "--email",
-                          "kim@example.com", "--password-file", pw_file.string(), "--tier",
-                          "free"},
+                          "kim@example.com", "--password-file", pw_file.string(), "--tier", "free"},
                          logs / "ctl-add.log", std::chrono::seconds{10});
   INFO(add.output);
   REQUIRE(add.status == 0);
   CHECK(add.output.find("api token: ") != std::string::npos);
   CHECK(login("kim@example.com", password).status == 200);
 
-  auto again = run_program({ctl, "user", "add", "--url", url, "--token-file", token_file,
-                            "--email", "kim@example.com", "--password-file", pw_file.string()},
+  auto again = run_program({ctl, "user", "add", "--url", url, "--token-file", token_file, "--email",
+                            "kim@example.com", "--password-file", pw_file.string()},
                            logs / "ctl-again.log", std::chrono::seconds{10});
   CHECK(again.status == 1);
   CHECK(again.output.find("409 email_taken") != std::string::npos);
@@ -574,16 +577,17 @@ TEST_CASE_METHOD(fixture, "brokerctl adds, lists and re-tiers users through the 
   CHECK(list.output.find("premium") != std::string::npos);
   CHECK(list.output.find("admin@localhost") != std::string::npos);
 
-  auto refused = run_program({ctl, "user", "list", "--url", url, "--token", "not-a-valid-token-at-all"},
-                             logs / "ctl-refused.log", std::chrono::seconds{10});
+  auto refused =
+      run_program({ctl, "user", "list", "--url", url, "--token", "not-a-valid-token-at-all"},
+                  logs / "ctl-refused.log", std::chrono::seconds{10});
   CHECK(refused.status == 77);
-  auto unreachable = run_program({ctl, "user", "list", "--url", "http://127.0.0.1:1", "--token",
-                                  "whatever-token-1234"},
-                                 logs / "ctl-down.log", std::chrono::seconds{10});
+  auto unreachable = run_program(
+      {ctl, "user", "list", "--url", "http://127.0.0.1:1", "--token", "whatever-token-1234"},
+      logs / "ctl-down.log", std::chrono::seconds{10});
   CHECK(unreachable.status == 69);
-  auto usage = run_program({ctl, "user", "set-tier", "--url", url, "--token", "t", "--tier", "gold",
-                            "--id", "x"},
-                           logs / "ctl-usage.log", std::chrono::seconds{10});
+  auto usage = run_program(
+      {ctl, "user", "set-tier", "--url", url, "--token", "t", "--tier", "gold", "--id", "x"},
+      logs / "ctl-usage.log", std::chrono::seconds{10});
   CHECK(usage.status == 64);
   CHECK(server.process().output().find(password) == std::string::npos);
 }

@@ -22,8 +22,8 @@ namespace http = beast::http;
 std::expected<server_url, std::string> parse_server_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
   if (!url.starts_with(scheme))
-    return std::unexpected("--url must start with http:// (plain HTTP), not '" +
-                           std::string{url} + "'");
+    return std::unexpected("--url must start with http:// (plain HTTP), not '" + std::string{url} +
+                           "'");
   auto rest = url.substr(scheme.size());
   if (rest.ends_with('/'))
     rest.remove_suffix(1);
@@ -34,8 +34,9 @@ std::expected<server_url, std::string> parse_server_url(std::string_view url) {
   auto host_end = rest.starts_with('[') ? rest.find(']') : rest.rfind(':');
   if (rest.starts_with('[') && host_end == std::string_view::npos)
     return std::unexpected("--url has an unclosed '['");
-  auto colon = rest.starts_with('[') ? (host_end + 1 < rest.size() ? host_end + 1 : std::string_view::npos)
-                                     : host_end;
+  auto colon = rest.starts_with('[')
+                   ? (host_end + 1 < rest.size() ? host_end + 1 : std::string_view::npos)
+                   : host_end;
   if (colon != std::string_view::npos) {
     if (rest[colon] != ':')
       return std::unexpected("--url must be http://HOST[:PORT]");
@@ -67,7 +68,9 @@ std::expected<api_answer, std::string> call_api(const server_url& server, std::s
     stream.expires_after(std::chrono::seconds{timeout_s});
     auto endpoints = resolver.resolve(server.host, std::to_string(server.port));
     stream.connect(endpoints);
-    http::request<http::string_body> req{http::string_to_verb(beast::string_view{method.data(), method.size()}), std::string{target}, 11};
+    http::request<http::string_body> req{
+        http::string_to_verb(beast::string_view{method.data(), method.size()}), std::string{target},
+        11};
     req.set(http::field::host, where);
     req.set(http::field::user_agent, "brokerctl");
     req.set(http::field::authorization, "Bearer " + std::string{token});

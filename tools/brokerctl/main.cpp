@@ -543,8 +543,8 @@ int refused(const api_answer& a) {
 }
 
 /// The users as brokerd lists them, or an exit code.
-std::expected<std::vector<persistence::user_record>, int>
-fetch_users(const server_url& server, const std::string& token) {
+std::expected<std::vector<persistence::user_record>, int> fetch_users(const server_url& server,
+                                                                      const std::string& token) {
   auto a = call_api(server, "GET", "/api/admin/users", token, {});
   if (!a) {
     write_err("brokerctl: " + a.error() + "\n");
@@ -592,7 +592,8 @@ int run_user(const options& o) {
     auto users = fetch_users(*server, token);
     if (!users)
       return users.error();
-    std::string out = "id                    email                                    tier     admin\n";
+    std::string out =
+        "id                    email                                    tier     admin\n";
     for (const auto& u : *users) {
       auto pad = [](std::string s, std::size_t n) {
         if (s.size() < n)
@@ -610,7 +611,8 @@ int run_user(const options& o) {
       write_err("brokerctl: cannot read the password from " + o.password_file + "\n");
       return exit_no_input;
     }
-    std::string body = R"({"email":)" + json_quoted(o.email) + R"(,"password":)" + json_quoted(*password) +
+    std::string body = R"({"email":)" + json_quoted(o.email) + R"(,"password":)" +
+                       json_quoted(*password) +
                        (o.tier.empty() ? std::string{} : R"(,"tier":)" + json_quoted(o.tier)) + "}";
     auto a = call_api(*server, "POST", "/api/admin/users", token, body);
     if (!a) {

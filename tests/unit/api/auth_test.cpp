@@ -199,11 +199,11 @@ TEST_CASE("session_cookie finds brokerd_session among the cookies and refuses ba
           "[auth]") {
   using brokerd::api::session_cookie;
   CHECK(session_cookie("brokerd_session=abcdef0123456789") == "abcdef0123456789");
-  CHECK(session_cookie("theme=dark; brokerd_session=abcdef0123456789; x=1") ==
-        "abcdef0123456789");
+  CHECK(session_cookie("theme=dark; brokerd_session=abcdef0123456789; x=1") == "abcdef0123456789");
   CHECK_FALSE(session_cookie("theme=dark").has_value());
   CHECK_FALSE(session_cookie("brokerd_session=short").has_value());
   CHECK_FALSE(session_cookie("xbrokerd_session=abcdef0123456789").has_value());
-  CHECK_FALSE(session_cookie("brokerd_session=abcdef\x01" "0123456789").has_value());
+  CHECK_FALSE(
+      session_cookie(std::string{"brokerd_session=abcdef"} + '\x01' + "0123456789").has_value());
   CHECK_FALSE(session_cookie("").has_value());
 }

@@ -959,14 +959,16 @@ TEST_CASE("a session token stops working when its lifetime ends; an API token do
   CHECK(r.header("Set-Cookie").value_or("").find("Max-Age=1") != std::string::npos);
   auto session = json_string(parse_json(r.body), "token");
   CHECK(g.send("GET", "/api/brokers/user/configured", session).status == 200);
-  CHECK(wait_until([&] { return g.send("GET", "/api/brokers/user/configured", session).status == 401; },
-                   3s));
+  CHECK(wait_until(
+      [&] { return g.send("GET", "/api/brokers/user/configured", session).status == 401; }, 3s));
   CHECK(g.send("GET", "/api/brokers/user/configured", api_token).status == 200);
   // The expired record is removed once presented.
-  CHECK(wait_until([&] {
-    auto stored = g.log()->get(api::token_key(session));
-    return stored && !*stored;
-  }, 2s));
+  CHECK(wait_until(
+      [&] {
+        auto stored = g.log()->get(api::token_key(session));
+        return stored && !*stored;
+      },
+      2s));
 }
 
 TEST_CASE("a user's burst beyond the bucket gets 429; others and the admin are not slowed",
