@@ -12,8 +12,9 @@ namespace brokerd::api {
 
 namespace {
 
-/// brokerd's routes (api/front.cpp and /metrics), literal ones first, then "other".
-constexpr std::array<std::string_view, 23> routes{
+/// brokerd's routes (api/front.cpp, api/order_stream.cpp and /metrics), literal ones first,
+/// then "other".
+constexpr std::array<std::string_view, 24> routes{
     "/healthz",
     "/metrics",
     "/api/auth/login",
@@ -27,6 +28,7 @@ constexpr std::array<std::string_view, 23> routes{
     "/api/brokers/schwab/oauth/callback",
     "/api/orders",
     "/api/events",
+    "/api/stream",
     "/api/admin/users/:id",
     "/api/admin/users/:id/tokens",
     "/api/brokers/:id/primary",

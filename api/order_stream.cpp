@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -43,10 +44,14 @@ constexpr std::size_t max_message = 64 * 1024;
 
 /// Counts open streams, in all and per user; shared by the upgrade handler (io thread) and
 /// the stream actors (scheduler threads).
+class ws_session;
+
 struct stream_registry {
   std::mutex mutex;
   std::size_t open = 0;
   std::map<std::string, std::size_t> per_user;
+  /// The open streams' sockets, for the shutdown.
+  std::vector<std::weak_ptr<ws_session>> sessions;
 
   /// Takes a slot for `user`: empty on success, else the refusal.
   std::optional<http_response> take(const std::string& user, const order_stream_config& cfg) {
@@ -71,6 +76,26 @@ struct stream_registry {
     --open;
     if (--per_user[user] == 0)
       per_user.erase(user);
+    std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+  }
+
+  void add(const std::shared_ptr<ws_session>& s) {
+    std::lock_guard lock{mutex};
+    sessions.push_back(s);
+  }
+
+  std::size_t count() {
+    std::lock_guard lock{mutex};
+    return open;
+  }
+
+  std::vector<std::shared_ptr<ws_session>> live() {
+    std::lock_guard lock{mutex};
+    std::vector<std::shared_ptr<ws_session>> out;
+    for (const auto& w : sessions)
+      if (auto s = w.lock())
+        out.push_back(std::move(s));
+    return out;
   }
 };
 
@@ -467,9 +492,25 @@ bool same_origin(const http_request& req) {
 
 } // namespace
 
-upgrade_handler make_order_stream(caf::actor_system& sys, order_stream_config cfg) {
+order_stream_service make_order_stream(caf::actor_system& sys, order_stream_config cfg) {
   auto registry = std::make_shared<stream_registry>();
-  return [&sys, cfg = std::move(cfg), registry](const http_request& req) -> upgrade_answer {
+  // The handler lives as long as the HTTP server's pending work, which may outlast the actor
+  // system's shutdown: it holds the actors weakly (a strong handle would keep a detached actor
+  // alive and the actor system waiting for it). Each stream holds them while it runs.
+  auto weak_log = caf::actor_cast<caf::weak_actor_ptr>(cfg.log);
+  auto weak_front = caf::actor_cast<caf::weak_actor_ptr>(cfg.front);
+  cfg.log = nullptr;
+  cfg.front = nullptr;
+  order_stream_service service;
+  service.close_all = [registry](std::chrono::milliseconds bound) {
+    for (const auto& s : registry->live())
+      ws_session::post_close(s, websocket::close_code::going_away, "brokerd is shutting down");
+    auto until = std::chrono::steady_clock::now() + bound;
+    while (registry->count() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  };
+  service.upgrade = [&sys, cfg = std::move(cfg), registry, weak_log,
+                     weak_front](const http_request& req) -> upgrade_answer {
     upgrade_answer out;
     auto refuse = [&out](unsigned status, std::string code, std::string message) {
       out.refuse = http_response{status, error_body({status, std::move(code), std::move(message)}),
@@ -501,19 +542,26 @@ upgrade_handler make_order_stream(caf::actor_system& sys, order_stream_config cf
     auto user = authenticate(*cfg.reader, *token);
     if (!user)
       return refuse(401, "unauthorized", "unknown or revoked token");
+    auto running = cfg;
+    running.log = caf::actor_cast<actors::event_log_actor>(weak_log.lock());
+    running.front = caf::actor_cast<caf::actor>(weak_front.lock());
+    if (!running.log || !running.front)
+      return refuse(503, "shutting_down", "brokerd is shutting down");
     if (auto full = registry->take(user->id, cfg)) {
       out.refuse = std::move(*full);
       return out;
     }
-    out.accept = [&sys, cfg, registry, user = *user, token = *token,
+    out.accept = [&sys, cfg = std::move(running), registry, user = *user, token = *token,
                   credentials = std::move(credentials),
                   from = *since](std::unique_ptr<upgraded_connection> c) mutable {
       auto ws = std::make_shared<ws_session>(std::move(c), cfg.max_queued_bytes);
+      registry->add(ws);
       sys.spawn(stream_actor, cfg, registry, std::move(ws), std::move(user), std::move(token),
                 std::move(credentials), from);
     };
     return out;
   };
+  return service;
 }
 
 } // namespace brokerd::api

@@ -48,6 +48,14 @@ struct order_stream_config {
 /// Client messages: {"type":"place","requestId":…,"order":{…as POST /api/orders…}} and
 /// {"type":"cancel","requestId":…,"orderId":…}. Other paths are refused with 404, and
 /// `sys` must outlive the server.
-upgrade_handler make_order_stream(caf::actor_system& sys, order_stream_config cfg);
+struct order_stream_service {
+  /// For `http_server::start`.
+  upgrade_handler upgrade;
+  /// Shutdown: closes every open stream with 1001 "going away" and waits, at most `bound`,
+  /// until the clients answered the close (call before the io_context stops).
+  std::function<void(std::chrono::milliseconds bound)> close_all;
+};
+
+order_stream_service make_order_stream(caf::actor_system& sys, order_stream_config cfg);
 
 } // namespace brokerd::api

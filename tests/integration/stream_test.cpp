@@ -74,7 +74,9 @@ public:
       ioc_.run();
       throw std::runtime_error("no message within the timeout");
     }
-    if (*result == websocket::error::closed) {
+    // A close frame received counts as a close even when the TCP teardown after it failed.
+    if (*result == websocket::error::closed ||
+        ws_.reason().code != websocket::close_code::none) {
       close_code = static_cast<int>(ws_.reason().code);
       close_reason = std::string{ws_.reason().reason.c_str()};
       return std::nullopt;
@@ -224,6 +226,13 @@ TEST_CASE_METHOD(fixture, "the stream carries an order placed and canceled on th
       replayed.push_back(seq);
   }
   CHECK(replayed == seen);
+
+  // brokerd stops cleanly with streams open, and tells them.
+  REQUIRE(server.stop(20s) == 0);
+  std::optional<std::string> m;
+  while ((m = resumed.next(10s)))
+    ;
+  CHECK(resumed.close_code == 1001);
 }
 
 TEST_CASE_METHOD(fixture, "the stream refuses without a valid token, keeps users apart and "

@@ -374,9 +374,9 @@ int run(const config::options& opts) {
   scfg_stream.reader = log;
   scfg_stream.log = log_actor;
   scfg_stream.front = front;
+  auto streams = api::make_order_stream(sys, std::move(scfg_stream));
   auto server = api::http_server::start(ioc, opts.bind_address, opts.http_port,
-                                        std::move(handler), api::http_limits{},
-                                        api::make_order_stream(sys, std::move(scfg_stream)));
+                                        std::move(handler), api::http_limits{}, streams.upgrade);
   if (!server) {
     std::cerr << "brokerd: " << server.error() << "\n";
     stop_connections(sys, front);
@@ -406,6 +406,7 @@ int run(const config::options& opts) {
   // 4. close sockets, 5. let the actor system wait for every actor.
   caf::anon_send(front, actors::stop_atom_v);
   (*server)->stop();
+  streams.close_all(std::chrono::seconds{2});
   {
     caf::scoped_actor scope{sys};
     stop_connections(sys, front);
