@@ -8,6 +8,7 @@
 #include "actors/brokers/schwab/session.hpp"
 #include "actors/brokers/schwab/tokens.hpp"
 #include "actors/logging.hpp"
+#include "actors/metrics.hpp"
 #include "actors/rest_calls.hpp"
 #include "api/auth.hpp"
 #include "api/broker_compare.hpp"
@@ -225,13 +226,15 @@ void test_broker(self_ptr self, const persistence::user_record& user, connect_re
   ++st.tests_run;
   self->request(session, st.cfg.timeout, connect_atom_v)
       .then(
-          [self, session, respond](engine::balance& b) {
+          [self, session, respond, broker = spec.broker](engine::balance& b) {
             ++self->state.tests_ok;
+            metrics::record_connection_test(engine::to_string(broker), true);
             self->send_exit(session, caf::exit_reason::user_shutdown);
             respond(json(200, R"({"ok":true,"balance":)" + balance_json(b) + "}"));
           },
-          [self, session, respond](caf::error& err) {
+          [self, session, respond, broker = spec.broker](caf::error& err) {
             self->send_exit(session, caf::exit_reason::user_shutdown);
+            metrics::record_connection_test(engine::to_string(broker), false);
             auto why = err == caf::sec::request_timeout ? std::string{"timed out"}
                                                         : describe(err).message;
             respond(json(200, R"({"ok":false,"error":)" + json_string(why) + "}"));
@@ -970,6 +973,12 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       return respond(error_response(parsed.error()));
     if (auto refused = premium_check(user, parsed->broker))
       return respond(std::move(*refused));
+    // A Schwab connection needs the user's sign-in at Schwab, which no body can carry.
+    if (parsed->broker == engine::broker_id::schwab)
+      return respond(error_response(
+          400, "sign_in_required",
+          "Schwab connections are added by signing in at Schwab: POST "
+          "/api/brokers/schwab/oauth/start with this body, then open the authorizeUrl"));
     if (std::string_view{action} == "test")
       return test_broker(self, user, std::move(*parsed), respond);
     return connect_broker(self, user, std::move(*parsed), respond);
@@ -1000,9 +1009,21 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     }
     if (method == "GET") {
       std::string conn_id{query_value(req.query, "connectionId").value_or("")};
+      // Someone else's connection is unknown here, like on every other route; a removed
+      // connection of the user's own still lists its orders.
+      auto known = st.conns.find(conn_id);
+      bool owned = known != st.conns.end() && known->second.record.user == user.id;
+      if (!conn_id.empty() && known != st.conns.end() && !owned)
+        return respond(error_response(404, "unknown_connection", "no connection " + conn_id));
       self->request(st.cfg.router, timeout, list_atom_v, user.id, conn_id)
-          .then([respond](order_list& orders) { respond(json(200, orders_json(orders))); },
-                [respond](caf::error& err) { respond(from_error(err)); });
+          .then(
+              [respond, conn_id, owned](order_list& orders) {
+                if (!conn_id.empty() && !owned && orders.empty())
+                  return respond(
+                      error_response(404, "unknown_connection", "no connection " + conn_id));
+                respond(json(200, orders_json(orders)));
+              },
+              [respond](caf::error& err) { respond(from_error(err)); });
       return;
     }
     return respond(error_response(405, "method_not_allowed", "use GET or POST"));

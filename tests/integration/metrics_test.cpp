@@ -274,6 +274,18 @@ TEST_CASE("brokerd --metrics serves a Prometheus page without a token whose coun
     REQUIRE(acked);
   }
 
+  // One connection test that reaches the paper broker, one that cannot reach an IBKR port.
+  auto tested = client.request("POST", "/api/brokers/paper/test", R"({"isPaperTrading":true})",
+                               server.auth());
+  REQUIRE(tested.status == 200);
+  refusing_port refusing;
+  auto failed = client.request(
+      "POST", "/api/brokers/ibkr/test",
+      R"({"credentials":{"host":"127.0.0.1","port":)" + std::to_string(refusing.port()) +
+          R"(,"clientId":7}})",
+      server.auth());
+  REQUIRE(failed.status == 200);
+
   auto r = client.request("GET", "/metrics"); // no Authorization header
   REQUIRE(r.status == 200);
   CHECK(r.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
@@ -306,6 +318,10 @@ TEST_CASE("brokerd --metrics serves a Prometheus page without a token whose coun
     CHECK(*queries > 0);
     CHECK(page.value("brokerd_broker_rate_limited_total", {{"connection", conn}}) == 0.0);
   }
+  CHECK(page.value("brokerd_connection_tests_total", {{"broker", "paper"}, {"result", "ok"}}) ==
+        1.0);
+  CHECK(page.value("brokerd_connection_tests_total", {{"broker", "ibkr"}, {"result", "failed"}}) ==
+        1.0);
   auto paper_acks = page.value("brokerd_order_ack_latency_seconds_count",
                                {{"broker", "paper"}, {"connection", paper}, {"result", "ack"}});
   REQUIRE(paper_acks);

@@ -181,6 +181,13 @@ TEST_CASE_METHOD(fixture, "Schwab: the OAuth sign-in through brokerd, then order
 TEST_CASE_METHOD(fixture, "Schwab: a sign-in with an unknown state or a refused code stores "
                           "nothing",
                  "[integration][schwab]") {
+  // Credentials alone cannot make a Schwab connection: the API says how to sign in.
+  for (const char* action : {"test", "connect"}) {
+    auto direct = post(std::string{"/api/brokers/schwab/"} + action, credentials());
+    CHECK(direct.status == 400);
+    CHECK(json_string(parse_json(direct.body), "error") == "sign_in_required");
+    CHECK(json_string(parse_json(direct.body), "message").find("oauth/start") != std::string::npos);
+  }
   auto unknown = client->request("GET", "/api/brokers/schwab/oauth/callback?code=abc&state=nope");
   CHECK(unknown.status == 400);
   CHECK(json_string(parse_json(unknown.body), "error") == "invalid_state");

@@ -254,7 +254,9 @@ TEST_CASE_METHOD(fixture, "a user sees and deletes only their own connections an
   CHECK(as(erin.token, "GET", "/api/orders/" + order).status == 404);
   CHECK(as(erin.token, "DELETE", "/api/orders/" + order).status == 404);
   CHECK(as(erin.token, "GET", "/api/orders").body.find(order) == std::string::npos);
-  CHECK(as(erin.token, "GET", "/api/orders?connectionId=" + admin_conn).body.find(order) ==
+  CHECK(as(erin.token, "GET", "/api/orders?connectionId=" + admin_conn).status == 404);
+  CHECK(as(erin.token, "GET", "/api/orders?connectionId=conn_paper_nobody").status == 404);
+  CHECK(admin("GET", "/api/orders?connectionId=" + admin_conn).body.find(order) !=
         std::string::npos);
   CHECK(as(erin.token, "DELETE", "/api/brokers/" + admin_conn).status == 404);
   CHECK(as(erin.token, "GET", "/api/connections/" + admin_conn + "/balance").status == 404);
