@@ -46,6 +46,8 @@ std::string_view to_string(errc x) noexcept {
       return "shutting_down";
     case errc::auth_required:
       return "auth_required";
+    case errc::client_order_id_conflict:
+      return "client_order_id_conflict";
   }
   return "invalid";
 }

@@ -100,6 +100,8 @@ enum class errc : std::uint8_t {
   /// The connection's broker refused its credentials or its login ended: nothing is sent
   /// until the user signs in again.
   auth_required,
+  /// A client order id already names an order with other terms: the new one is refused.
+  client_order_id_conflict,
 };
 
 std::string_view to_string(errc x) noexcept;

@@ -423,6 +423,15 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
           auto key = client_key(o.user, o.client_order_id);
           if (auto known = st.by_client.find(key); known != st.by_client.end()) {
             auto* e = find_order(self, known->second);
+            // A repeat is the same order sent again (a retry after a lost answer); the same id
+            // with other terms is a client's mistake, never a quiet substitute.
+            const auto& k = e->o;
+            if (k.connection != o.connection || k.symbol != o.symbol || k.order_side != o.order_side ||
+                k.quantity != o.quantity || k.type != o.type || k.limit_price != o.limit_price ||
+                k.stop_price != o.stop_price || k.tif != o.tif)
+              return make_error(errc::client_order_id_conflict,
+                                "clientOrderId " + o.client_order_id + " already names order " +
+                                    k.id + " with other terms");
             if (e->durable)
               return place_result{e->o, false};
             auto rp = self->make_response_promise<place_result>();

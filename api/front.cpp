@@ -155,6 +155,8 @@ http_response from_error(const caf::error& err) {
       return error_response(503, "shutting_down", info.message);
     case errc::auth_required:
       return error_response(409, "auth_required", info.message);
+    case errc::client_order_id_conflict:
+      return error_response(409, "client_order_id_conflict", info.message);
   }
   return error_response(500, "internal_error", "internal error");
 }

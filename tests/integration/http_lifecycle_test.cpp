@@ -88,6 +88,27 @@ TEST_CASE_METHOD(fixture, "a repeated clientOrderId returns the existing order w
   auto second = post("/api/orders", body);
   REQUIRE(second.status == 200);
   CHECK(json_string(parse_json(first.body), "id") == json_string(parse_json(second.body), "id"));
+  // The same price written otherwise is the same order.
+  auto same = post("/api/orders", order(R"("symbol":"AAPL","side":"buy","quantity":"1.0","type":"limit","limitPrice":"100.00","timeInForce":"gtc","clientOrderId":"dup-1")"));
+  CHECK(same.status == 200);
+  // The same id with other terms is refused, and no order is made of it.
+  for (const char* other :
+       {R"("symbol":"AAPL","side":"buy","quantity":"2","type":"limit","limitPrice":"100","timeInForce":"gtc","clientOrderId":"dup-1")",
+        R"("symbol":"MSFT","side":"buy","quantity":"1","type":"limit","limitPrice":"100","timeInForce":"gtc","clientOrderId":"dup-1")",
+        R"("symbol":"AAPL","side":"sell","quantity":"1","type":"limit","limitPrice":"100","timeInForce":"gtc","clientOrderId":"dup-1")",
+        R"("symbol":"AAPL","side":"buy","quantity":"1","type":"limit","limitPrice":"101","timeInForce":"gtc","clientOrderId":"dup-1")",
+        R"("symbol":"AAPL","side":"buy","quantity":"1","type":"limit","limitPrice":"100","timeInForce":"day","clientOrderId":"dup-1")"}) {
+    INFO(other);
+    auto r = post("/api/orders", order(other));
+    CHECK(r.status == 409);
+    CHECK(json_string(parse_json(r.body), "error") == "client_order_id_conflict");
+  }
+  auto listed = get("/api/orders").body;
+  std::size_t n = 0;
+  for (auto at = listed.find("\"dup-1\""); at != std::string::npos;
+       at = listed.find("\"dup-1\"", at + 1))
+    ++n;
+  CHECK(n == 1);
 }
 
 TEST_CASE_METHOD(fixture, "a working limit order is canceled with 202 and ends canceled",

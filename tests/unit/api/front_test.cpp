@@ -71,7 +71,7 @@ caf::behavior scripted_router(caf::event_based_actor*) {
   return {
       [](actors::get_atom, const std::string&,
          const std::string& id) -> caf::result<engine::order> {
-        for (std::uint8_t i = 1; i <= 11; ++i) {
+        for (std::uint8_t i = 1; i <= 12; ++i) {
           auto code = static_cast<actors::errc>(i);
           if (actors::to_string(code) == id)
             return actors::make_error(code, "scripted " + id);
@@ -912,6 +912,7 @@ TEST_CASE("each router error becomes the documented HTTP status and error code",
            {"queue_full", 503},
            {"shutting_down", 503},
            {"auth_required", 409},
+           {"client_order_id_conflict", 409},
        }) {
     INFO(m.code);
     auto r = g.send("GET", "/api/orders/" + m.code, g.admin_token);
