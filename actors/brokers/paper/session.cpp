@@ -160,21 +160,26 @@ void match(self_ptr self, book_order& o) {
   commit(self, o, qty, px);
 }
 
+/// Tries the working order `id` (a copy: matching may end it and erase it from `working`).
+void match_one(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.working.find(id);
+  if (it == st.working.end())
+    return;
+  auto copy = it->second;
+  match(self, copy);
+  if (auto again = st.working.find(id); again != st.working.end())
+    again->second = copy;
+}
+
 void match_all(self_ptr self) {
   auto& st = self->state;
   std::vector<std::string> ids;
   ids.reserve(st.working.size());
   for (const auto& [id, o] : st.working)
     ids.push_back(id);
-  for (const auto& id : ids) {
-    auto it = st.working.find(id);
-    if (it == st.working.end())
-      continue;
-    auto copy = it->second;
-    match(self, copy);
-    if (auto again = st.working.find(id); again != st.working.end())
-      again->second = copy;
-  }
+  for (const auto& id : ids)
+    match_one(self, id);
 }
 
 using actors::lane;
@@ -254,7 +259,8 @@ caf::expected<order_ack> do_place(self_ptr self, const engine::order& o) {
     return make_error(errc::broker_rejected, ok.error());
   if (b.status == order_status::new_) {
     st.working.emplace(b.client_order_id, b);
-    self->send(self, match_atom_v);
+    // Only the new order can have changed: the others were tried at the last price step.
+    self->send(self, match_atom_v, b.client_order_id);
   }
   return order_ack{b.broker_order_id, b.status, b.reason};
 }
@@ -422,7 +428,7 @@ broker_session_actor spawn_session(caf::local_actor* parent, const connection_sp
           match_all(self);
           self->delayed_send(self, st.cfg.tick, tick_atom_v, n + 1);
         },
-        [self](match_atom) { match_all(self); },
+        [self](match_atom, std::string& id) { match_one(self, id); },
     };
   };
   return parent->spawn(impl, spec, std::move(supervisor), std::move(sink), std::move(store));

@@ -37,7 +37,7 @@ parse_config(const std::vector<std::pair<std::string, std::string>>& settings);
 
 /// The paper session adds its own timer messages to the session interface.
 using paper_session_actor = broker_session_actor::extend<caf::reacts_to<tick_atom, std::uint64_t>,
-                                                         caf::reacts_to<match_atom>,
+                                                         caf::reacts_to<match_atom, std::string>,
                                                          caf::reacts_to<drain_atom, std::uint64_t>>;
 
 /// Spawns an in-process simulated broker session for `spec`, keeping its orders and account
