@@ -192,6 +192,12 @@ void flush_waiting(self_ptr self, const std::string& conn_id) {
   }
 }
 
+/// Ends an order that was never sent because its connection needs a new sign-in.
+void reject_unsent(self_ptr self, order_entry& e) {
+  apply_local(self, e, order_status::rejected,
+              "not sent: connection " + e.o.connection + " needs a new sign-in (auth_required)");
+}
+
 /// Routes a durable order: sends it now, or queues it until the session is ready.
 void route(self_ptr self, const std::string& id) {
   auto* e = find_order(self, id);
@@ -257,12 +263,8 @@ void send_order(self_ptr self, const std::string& id) {
               entry->sent = false;
               auto& conn = self->state.conns[entry->o.connection];
               if (info.code == errc::auth_required ||
-                  conn.state == connection_state::auth_required) {
-                apply_local(self, *entry, order_status::rejected,
-                            "not sent: connection " + entry->o.connection +
-                                " needs a new sign-in (auth_required)");
-                return;
-              }
+                  conn.state == connection_state::auth_required)
+                return reject_unsent(self, *entry);
               conn.waiting.push_front(id);
               return;
             }
@@ -402,9 +404,7 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
             conn.waiting.clear();
             for (const auto& id : waiting)
               if (auto* e = find_order(self, id))
-                apply_local(self, *e, order_status::rejected,
-                            "not sent: connection " + conn_id +
-                                " needs a new sign-in (auth_required)");
+                reject_unsent(self, *e);
           }
           if (s == connection_state::ready && conn.supervisor)
             start_reconcile(self, conn_id);

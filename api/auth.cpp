@@ -84,6 +84,16 @@ std::string token_key(std::string_view token) {
   return std::string{persistence::registry_keys::token} + sha256_hex(token);
 }
 
+std::optional<presented_token> presented(std::string_view authorization,
+                                         std::optional<std::string_view> cookie_header) {
+  if (auto bearer = bearer_token(authorization))
+    return presented_token{std::move(*bearer), false};
+  if (authorization.empty() && cookie_header)
+    if (auto cookie = session_cookie(*cookie_header))
+      return presented_token{std::move(*cookie), true};
+  return std::nullopt;
+}
+
 std::optional<std::string> session_cookie(std::string_view header) {
   while (!header.empty()) {
     auto end = header.find(';');

@@ -32,6 +32,15 @@ inline constexpr std::string_view session_cookie_name = "brokerd_session";
 /// nullopt when absent or not 16..256 visible ASCII characters.
 std::optional<std::string> session_cookie(std::string_view cookie_header);
 
+/// The credential a request presents: its bearer token, else — only when it sends no
+/// Authorization header at all — the session cookie of a password login.
+struct presented_token {
+  std::string token;
+  bool by_cookie = false;
+};
+std::optional<presented_token> presented(std::string_view authorization,
+                                         std::optional<std::string_view> cookie_header);
+
 /// A token resolved to its user.
 struct authenticated {
   persistence::user_record user;

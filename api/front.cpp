@@ -1201,21 +1201,16 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
               return respond(std::move(*limited));
             return login(self, req, respond);
           }
-          // A bearer token, else the session cookie of a password login.
-          bool by_cookie = false;
-          auto token = bearer_token(req.authorization);
-          if (!token && req.authorization.empty()) {
-            if (auto cookie = req.header("Cookie"))
-              token = session_cookie(*cookie);
-            by_cookie = token.has_value();
-          }
-          if (!token)
+          auto credential = presented(req.authorization, req.header("Cookie"));
+          if (!credential)
             return respond(error_response(401, "unauthorized",
                                           "send 'Authorization: Bearer <token>'"));
+          const bool by_cookie = credential->by_cookie;
+          const auto& token = credential->token;
           auto now = now_ns();
-          auto found = authenticate_token(*st.cfg.reader, *token, now);
+          auto found = authenticate_token(*st.cfg.reader, token, now);
           if (!found) {
-            forget_if_expired(self, *token, now);
+            forget_if_expired(self, token, now);
             return respond(error_response(401, "unauthorized", "unknown or revoked token"));
           }
           // Cross-site request forgery: a page elsewhere can make the browser send the cookie
@@ -1235,7 +1230,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
             if (req.method != allowed)
               return respond(
                   error_response(405, "method_not_allowed", std::string{"use "} + allowed));
-            return logout(self, *token, respond);
+            return logout(self, token, respond);
           }
           handle_api(self, user, req, respond);
         },

@@ -524,22 +524,18 @@ order_stream_service make_order_stream(caf::actor_system& sys, order_stream_conf
     auto since = query_uint(req.query, "since");
     if (!since)
       return refuse(since.error().status, since.error().error, since.error().message);
-    std::vector<std::pair<std::string, std::string>> credentials;
-    auto token = bearer_token(req.authorization);
-    if (token) {
-      credentials.emplace_back("Authorization", req.authorization);
-    } else if (req.authorization.empty()) {
-      if (auto cookie = req.header("Cookie"))
-        token = session_cookie(*cookie);
-      if (token) {
-        if (!same_origin(req))
-          return refuse(403, "cross_origin", "a stream opened with the session cookie must come from a page of this server");
-        credentials.emplace_back("Cookie", std::string{*req.header("Cookie")});
-      }
-    }
-    if (!token)
+    auto credential = presented(req.authorization, req.header("Cookie"));
+    if (!credential)
       return refuse(401, "unauthorized", "send 'Authorization: Bearer <token>'");
-    auto user = authenticate(*cfg.reader, *token);
+    if (credential->by_cookie && !same_origin(req))
+      return refuse(403, "cross_origin",
+                    "a stream opened with the session cookie must come from a page of this server");
+    // Sent again with every order and cancel the stream forwards.
+    std::vector<std::pair<std::string, std::string>> credentials{
+        credential->by_cookie
+            ? std::pair<std::string, std::string>{"Cookie", std::string{*req.header("Cookie")}}
+            : std::pair<std::string, std::string>{"Authorization", req.authorization}};
+    auto user = authenticate(*cfg.reader, credential->token);
     if (!user)
       return refuse(401, "unauthorized", "unknown or revoked token");
     auto running = cfg;
@@ -551,7 +547,7 @@ order_stream_service make_order_stream(caf::actor_system& sys, order_stream_conf
       out.refuse = std::move(*full);
       return out;
     }
-    out.accept = [&sys, cfg = std::move(running), registry, user = *user, token = *token,
+    out.accept = [&sys, cfg = std::move(running), registry, user = *user, token = credential->token,
                   credentials = std::move(credentials),
                   from = *since](std::unique_ptr<upgraded_connection> c) mutable {
       auto ws = std::make_shared<ws_session>(std::move(c), cfg.max_queued_bytes);
