@@ -94,7 +94,7 @@ bool is_safe_value(std::string_view v) {
 http::response<http::string_body> build_response(http_response r, bool head, unsigned version) {
   if (r.status < 200 || r.status > 599) {
     r = http_response{500,
-                      error_body({500, "internal", "the handler answered an invalid status"}),
+                      error_body({500, "internal_error", "the handler answered an invalid status"}),
                       "application/json",
                       {}};
   }
@@ -316,13 +316,13 @@ private:
       try {
         answer = state_->upgrade(r);
       } catch (...) {
-        answer.refuse = error_response(500, "internal", "upgrade handler failed");
+        answer.refuse = error_response(500, "internal_error", "upgrade handler failed");
       }
       if (answer.refuse || !answer.accept) {
         pending_.back().close_after = true;
         read_done_ = true;
         respond(index, answer.refuse ? std::move(*answer.refuse)
-                                     : error_response(500, "internal", "upgrade not handled"));
+                                     : error_response(500, "internal_error", "upgrade not handled"));
         return;
       }
       // The socket leaves the HTTP server: no timer, no slot, no response of ours.
@@ -340,7 +340,7 @@ private:
     try {
       state_->handler(std::move(r), [slot](http_response res) { slot->reply(std::move(res)); });
     } catch (...) {
-      slot->reply(error_response(500, "internal", "request handler failed"));
+      slot->reply(error_response(500, "internal_error", "request handler failed"));
     }
   }
 

@@ -519,8 +519,11 @@ order_stream_service make_order_stream(caf::actor_system& sys, order_stream_conf
     };
     if (req.path != "/api/stream")
       return refuse(404, "not_found", "no WebSocket at " + req.path + " (use /api/stream)");
-    if (req.method != "GET")
-      return refuse(405, "method_not_allowed", "use GET");
+    if (req.method != "GET") {
+      refuse(405, "method_not_allowed", "use GET");
+      out.refuse->headers.emplace_back("Allow", "GET");
+      return out;
+    }
     auto since = query_uint(req.query, "since");
     if (!since)
       return refuse(since.error().status, since.error().error, since.error().message);

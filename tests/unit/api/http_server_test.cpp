@@ -197,7 +197,7 @@ TEST_CASE("a handler status outside 200..599 is sent as 500") {
   http_client c{s.port()};
   auto res = c.request("GET", "/");
   CHECK(res.status == 500);
-  CHECK(brokerd::test::json_string(brokerd::test::parse_json(res.body), "error") == "internal");
+  CHECK(brokerd::test::json_string(brokerd::test::parse_json(res.body), "error") == "internal_error");
 }
 
 TEST_CASE("several requests on a keep-alive connection share one TCP connection") {
