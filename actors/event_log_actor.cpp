@@ -18,11 +18,21 @@ struct pending_append {
   caf::typed_response_promise<std::uint64_t> promise;
 };
 
+/// A live subscriber and the type prefix of the events it wants ("" for all).
+struct subscriber {
+  caf::actor actor;
+  std::string prefix;
+
+  [[nodiscard]] bool wants(const persistence::event& ev) const {
+    return ev.type.starts_with(prefix);
+  }
+};
+
 struct event_log_state {
   std::shared_ptr<persistence::event_log> log;
   std::vector<pending_append> pending;
   bool flush_scheduled = false;
-  std::vector<caf::actor> subscribers;
+  std::vector<subscriber> subscribers;
   static inline const char* name = "event_log";
 };
 
@@ -79,7 +89,8 @@ void flush(self_ptr self) {
   for (const auto& sub : st.subscribers)
     for (const auto& p : group)
       for (const auto& ev : p.events)
-        self->anon_send(sub, event_atom_v, ev);
+        if (sub.wants(ev))
+          self->anon_send(sub.actor, event_atom_v, ev);
 }
 
 caf::result<std::uint64_t> enqueue(self_ptr self, persistence::event_batch events,
@@ -91,6 +102,30 @@ caf::result<std::uint64_t> enqueue(self_ptr self, persistence::event_batch event
     self->send(self, flush_atom_v);
   }
   return rp;
+}
+
+/// Sends `sub` the history from `from_seq` on, then adds it to the live subscribers.
+std::uint64_t subscribe(self_ptr self, subscriber sub, std::uint64_t from_seq) {
+  // Everything pending is written first so history and live events cannot overlap.
+  flush(self);
+  auto& db = *self->state.log;
+  auto next = std::max<std::uint64_t>(from_seq, 1);
+  while (next <= db.last_seq()) {
+    auto records = db.read_range(next, history_chunk);
+    if (!records || records->empty()) {
+      if (!records)
+        log::error("event_log", "history read failed: " + records.error().message);
+      break;
+    }
+    // Damaged records are skipped (replay and verify report them), never the rest.
+    for (auto& rec : *records)
+      if (rec.value && sub.wants(*rec.value))
+        self->anon_send(sub.actor, event_atom_v, std::move(*rec.value));
+    next = records->back().seq + 1;
+  }
+  self->monitor(sub.actor);
+  self->state.subscribers.push_back(std::move(sub));
+  return db.last_seq();
 }
 
 } // namespace
@@ -107,7 +142,7 @@ event_log_actor spawn_event_log(caf::actor_system& sys,
     self->set_down_handler([self](const caf::down_msg& dm) {
       auto& subs = self->state.subscribers;
       subs.erase(std::remove_if(subs.begin(), subs.end(),
-                                [&](const caf::actor& a) { return a.address() == dm.source; }),
+                                [&](const subscriber& s) { return s.actor.address() == dm.source; }),
                  subs.end());
     });
     return {
@@ -133,30 +168,16 @@ event_log_actor spawn_event_log(caf::actor_system& sys,
           return out;
         },
         [self](subscribe_atom, caf::actor& sub, std::uint64_t from_seq) {
-          // Everything pending is written first so history and live events cannot overlap.
-          flush(self);
-          auto& db = *self->state.log;
-          auto next = std::max<std::uint64_t>(from_seq, 1);
-          while (next <= db.last_seq()) {
-            auto records = db.read_range(next, history_chunk);
-            if (!records || records->empty()) {
-              if (!records)
-                log::error("event_log", "history read failed: " + records.error().message);
-              break;
-            }
-            // Damaged records are skipped (replay and verify report them), never the rest.
-            for (auto& rec : *records)
-              if (rec.value)
-                self->anon_send(sub, event_atom_v, std::move(*rec.value));
-            next = records->back().seq + 1;
-          }
-          self->monitor(sub);
-          self->state.subscribers.push_back(std::move(sub));
-          return db.last_seq();
+          return subscribe(self, subscriber{std::move(sub), {}}, from_seq);
+        },
+        [self](subscribe_atom, caf::actor& sub, std::uint64_t from_seq, std::string& prefix) {
+          return subscribe(self, subscriber{std::move(sub), std::move(prefix)}, from_seq);
         },
         [self](unsub_atom, const caf::actor& sub) {
           auto& subs = self->state.subscribers;
-          subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+          subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                    [&](const subscriber& s) { return s.actor == sub; }),
+                     subs.end());
         },
         [self](drain_atom) {
           flush(self);

@@ -190,6 +190,9 @@ using event_log_actor = caf::typed_actor<
     /// Sends the subscriber (event_atom, event) for every event from `from_seq` on, history
     /// first, then live, in sequence order. Replies with the current last sequence number.
     caf::replies_to<subscribe_atom, caf::actor, std::uint64_t>::with<std::uint64_t>,
+    /// As above, only the events whose type starts with the prefix (the HTTP front follows
+    /// "connection." and is spared the order traffic).
+    caf::replies_to<subscribe_atom, caf::actor, std::uint64_t, std::string>::with<std::uint64_t>,
     caf::reacts_to<unsub_atom, caf::actor>,
     /// Writes everything pending and answers with the last durable sequence number.
     caf::replies_to<drain_atom>::with<std::uint64_t>>;

@@ -4,6 +4,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "actors/deadline_queue.hpp"
 #include "actors/logging.hpp"
 #include "actors/metrics.hpp"
 #include "engine/order_state.hpp"
@@ -36,6 +37,16 @@ struct order_entry {
   /// Handed to a session by this process, or of unknown fate (rebuilt from the log).
   bool sent = false;
   std::vector<caf::response_promise> waiters;
+  /// While a session holds the order and has not answered: the ticket of that send (0 when
+  /// nothing is outstanding). An answer or a deadline with another ticket is stale.
+  std::uint64_t ack_ticket = 0;
+};
+
+/// One send waiting for its answer: the order becomes `unknown` if the session has not
+/// answered that send by its deadline.
+struct ack_wait {
+  std::string id;
+  std::uint64_t ticket = 0;
 };
 
 struct router_state {
@@ -45,6 +56,9 @@ struct router_state {
   std::unordered_map<std::string, std::string> by_client;
   std::unordered_map<std::string, std::vector<std::string>> by_connection;
   std::unordered_map<std::string, connection_entry> conns;
+  /// Outstanding sends by deadline (every send waits `place_timeout`).
+  deadline_queue<ack_wait> ack_deadlines;
+  std::uint64_t last_ticket = 0;
   std::mt19937_64 rng;
   static inline const char* name = "order_router";
 };
@@ -61,14 +75,22 @@ std::string client_key(const std::string& user, const std::string& client_order_
   return user + '\x1f' + client_order_id;
 }
 
+/// A new id: `prefix`, then 12 hex digits of the wall time in milliseconds and 20 random hex
+/// digits (80 bits). Ids made later sort after earlier ones, so the order index of the log is
+/// written near its end (a random id lands anywhere in RocksDB's memtable, which costs a full
+/// skip-list search per event).
 std::string new_id(self_ptr self, const char* prefix) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string id{prefix};
-  for (int word = 0; word < 2; ++word) {
-    auto v = self->state.rng();
-    for (int i = 0; i < 16; ++i, v >>= 4)
-      id += hex[v & 0xf];
-  }
+  auto ms = static_cast<std::uint64_t>(now_ns() / 1'000'000);
+  for (int shift = 44; shift >= 0; shift -= 4)
+    id += hex[(ms >> shift) & 0xf];
+  auto a = self->state.rng();
+  auto b = self->state.rng();
+  for (int i = 0; i < 16; ++i, a >>= 4)
+    id += hex[a & 0xf];
+  for (int i = 0; i < 4; ++i, b >>= 4)
+    id += hex[b & 0xf];
   return id;
 }
 
@@ -84,13 +106,11 @@ persistence::event base_event(const engine::order& o, std::string_view type) {
   return ev;
 }
 
+/// Records a status, fill or anomaly event. Nobody waits for it: the log writes in arrival
+/// order, so a later read sees it, and a failed write is reported by the log itself. Sent
+/// without a reply address, it costs no answer message and no response handler.
 void append(self_ptr self, persistence::event ev, bool sync) {
-  self->request(self->state.log, caf::infinite, append_atom_v,
-                persistence::event_batch{std::move(ev)}, sync)
-      .then([](std::uint64_t) {},
-            [](caf::error& err) {
-              log::error("router", "event append failed: " + describe(err).message);
-            });
+  caf::anon_send(self->state.log, append_atom_v, persistence::single_event(std::move(ev)), sync);
 }
 
 void record_anomaly(self_ptr self, const engine::order& o, const order_update& u,
@@ -217,29 +237,61 @@ void route(self_ptr self, const std::string& id) {
   send_order(self, id);
 }
 
+/// The session did not answer a send in time: the order may or may not have reached the
+/// broker, so it is `unknown` (never re-sent; reconciliation decides).
+void ack_timed_out(self_ptr self, order_entry& e) {
+  if (e.o.status != order_status::pending_new)
+    return; // a report that arrived meanwhile (a reconciliation, the stream) settled it
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(self->state.cfg.place_timeout);
+  apply_local(self, e, order_status::unknown,
+              "no acknowledgement from the broker within " +
+                  (secs.count() > 0 ? std::to_string(secs.count()) + " s"
+                                    : std::to_string(self->state.cfg.place_timeout.count()) +
+                                          " ms"));
+}
+
+/// Ends the sends whose deadline has passed without an answer.
+void sweep_deadlines(self_ptr self) {
+  self->state.ack_deadlines.fire(self, timeout_atom_v, [self](const ack_wait& w) {
+    auto* e = find_order(self, w.id);
+    if (e == nullptr || e->ack_ticket != w.ticket)
+      return; // answered, or sent again since
+    e->ack_ticket = 0;
+    ack_timed_out(self, *e);
+  });
+}
+
 void send_order(self_ptr self, const std::string& id) {
   auto* e = find_order(self, id);
   if (!e || engine::is_terminal(e->o.status))
     return;
-  auto& c = self->state.conns[e->o.connection];
+  auto& st = self->state;
+  auto& c = st.conns[e->o.connection];
   e->sent = true;
   if (!c.metrics)
     c.metrics = &metrics::for_connection(engine::to_string(e->o.broker), e->o.connection);
   auto* m = c.metrics;
   auto sent_at = self->clock().now();
-  self->request(c.supervisor, self->state.cfg.place_timeout, place_atom_v, e->o)
+  auto ticket = ++st.last_ticket;
+  e->ack_ticket = ticket;
+  st.ack_deadlines.push(sent_at + st.cfg.place_timeout, ack_wait{id, ticket});
+  st.ack_deadlines.arm(self, timeout_atom_v);
+  // The deadline is the sweep's. A session that ends without answering leaves this handler
+  // registered (CAF 0.17 promises do not break), a few hundred bytes per order it held.
+  self->request(c.supervisor, caf::infinite, place_atom_v, e->o)
       .then(
-          [self, id, m, sent_at](order_ack& ack) {
+          [self, id, m, sent_at, ticket](order_ack& ack) {
+            auto* entry = find_order(self, id);
+            if (!entry || entry->ack_ticket != ticket)
+              return; // timed out already: the order is unknown until reconciled
+            entry->ack_ticket = 0;
             auto latency = self->clock().now() - sent_at;
             (ack.status == order_status::rejected ? m->reject_latency : m->ack_latency)
                 ->observe(latency);
-            auto* entry = find_order(self, id);
-            if (!entry)
-              return;
             if (!ack.broker_order_id.empty() && entry->o.broker_order_id.empty())
               entry->o.broker_order_id = ack.broker_order_id;
-            auto st = entry->o.status;
-            if (st != order_status::pending_new && st != order_status::unknown)
+            auto status = entry->o.status;
+            if (status != order_status::pending_new && status != order_status::unknown)
               return; // later reports already moved it on
             order_update u;
             u.broker_order_id = ack.broker_order_id;
@@ -250,13 +302,14 @@ void send_order(self_ptr self, const std::string& id) {
             u.source = event_source::broker;
             apply_update(self, *entry, u);
           },
-          [self, id, m, sent_at](caf::error& err) {
+          [self, id, m, sent_at, ticket](caf::error& err) {
+            auto* entry = find_order(self, id);
+            if (!entry || entry->ack_ticket != ticket)
+              return;
+            entry->ack_ticket = 0;
             auto info = describe(err);
             if (info.code == errc::broker_rejected)
               m->reject_latency->observe(self->clock().now() - sent_at);
-            auto* entry = find_order(self, id);
-            if (!entry)
-              return;
             if (info.code == errc::session_unavailable || info.code == errc::auth_required) {
               // Nothing reached the broker: the order waits for the session, unless the
               // connection needs a new sign-in.
@@ -373,6 +426,7 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
       boot.orders.emplace(id, order_entry{std::move(o), true, true, {}});
     }
     return {
+        [self](timeout_atom) { sweep_deadlines(self); },
         [self](attach_atom, std::string& conn_id, std::string& user, engine::broker_id broker,
                caf::actor& sup) {
           // A state report may come first (the session starts at once): keep it.
@@ -457,7 +511,7 @@ caf::actor spawn_router(caf::actor_system& sys, event_log_actor log,
           st.orders.emplace(id, order_entry{std::move(o), false, false, {}});
           auto rp = self->make_response_promise<place_result>();
           self->request(st.log, caf::infinite, append_atom_v,
-                        persistence::event_batch{std::move(intent)}, true)
+                        persistence::single_event(std::move(intent)), true)
               .then(
                   [self, id, rp](std::uint64_t) mutable {
                     auto* e = find_order(self, id);

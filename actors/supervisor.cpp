@@ -46,7 +46,7 @@ void record_state(self_ptr self, connection_state next, std::string reason) {
   ev.state = std::string{to_string(next)};
   ev.reason = std::move(reason);
   ev.source = persistence::event_source::local;
-  self->request(st.log, caf::infinite, append_atom_v, persistence::event_batch{std::move(ev)}, false)
+  self->request(st.log, caf::infinite, append_atom_v, persistence::single_event(std::move(ev)), false)
       .then([](std::uint64_t) {},
             [](caf::error& err) {
               log::error("supervisor", "cannot record a connection state: " + describe(err).message);

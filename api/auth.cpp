@@ -117,9 +117,12 @@ std::optional<std::string> session_cookie(std::string_view header) {
   return std::nullopt;
 }
 
-std::optional<authenticated> authenticate_token(const persistence::event_log& log,
-                                                std::string_view token, std::int64_t now_ns) {
-  auto stored = log.get(token_key(token));
+namespace {
+
+/// `authenticate_token` for the token stored at registry key `key`.
+std::optional<authenticated> authenticate_key(const persistence::event_log& log,
+                                              const std::string& key, std::int64_t now_ns) {
+  auto stored = log.get(key);
   if (!stored || !*stored)
     return std::nullopt;
   auto rec = persistence::decode_token(**stored);
@@ -132,6 +135,41 @@ std::optional<authenticated> authenticate_token(const persistence::event_log& lo
   if (!user)
     return std::nullopt;
   return authenticated{std::move(*user), std::move(*rec)};
+}
+
+} // namespace
+
+std::optional<authenticated> authenticate_token(const persistence::event_log& log,
+                                                std::string_view token, std::int64_t now_ns) {
+  return authenticate_key(log, token_key(token), now_ns);
+}
+
+std::optional<authenticated> token_cache::resolve(const persistence::event_log& log,
+                                                  std::string_view token, std::int64_t now_ns) {
+  // The generation is read before the registry: a write landing after this read changes it,
+  // so nothing read here outlives a change.
+  auto generation = log.registry_generation();
+  if (!primed_ || generation != generation_) {
+    entries_.clear();
+    generation_ = generation;
+    primed_ = true;
+  }
+  auto key = token_key(token);
+  if (auto it = entries_.find(key); it != entries_.end()) {
+    const auto& expires = it->second.token.expires_ns;
+    if (expires != 0 && expires <= now_ns) {
+      entries_.erase(it);
+      return std::nullopt;
+    }
+    return it->second;
+  }
+  auto found = authenticate_key(log, key, now_ns);
+  if (found) {
+    if (entries_.size() >= capacity_)
+      entries_.clear();
+    entries_.emplace(std::move(key), *found);
+  }
+  return found;
 }
 
 std::optional<persistence::user_record> authenticate(const persistence::event_log& log,

@@ -7,6 +7,7 @@
 
 #include "actors/brokers/schwab/session.hpp"
 #include "actors/brokers/schwab/tokens.hpp"
+#include "actors/deadline_queue.hpp"
 #include "actors/logging.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rest_calls.hpp"
@@ -68,8 +69,21 @@ struct code_exchange {
   std::shared_ptr<net::https_client> client;
 };
 
+/// An HTTP answer that a reply or a deadline gives, whichever comes first.
+struct answer_slot {
+  responder respond;
+  bool answered = false;
+};
+
 struct front_state {
   front_config cfg;
+  /// Answers waiting for the router or the event log, by deadline. They all wait
+  /// `cfg.timeout`, so deadlines come in the order the requests were made and one timer for
+  /// the earliest serves them all (a CAF request timeout costs two clock operations per
+  /// request on the order path).
+  actors::deadline_queue<std::shared_ptr<answer_slot>> deadlines;
+  /// Tokens already resolved, while the registry is unchanged.
+  token_cache tokens;
   /// By OAuth state (single use).
   std::map<std::string, pending_login> logins;
   std::map<std::uint64_t, code_exchange> exchanges;
@@ -122,6 +136,16 @@ http_response error_response(const api_error& e) {
   return json(e.status, error_body(e));
 }
 
+/// 405 naming the allowed methods ("GET or POST"), with the `Allow` header RFC 9110 asks for.
+http_response method_not_allowed(std::string_view allowed) {
+  auto r = error_response(405, "method_not_allowed", "use " + std::string{allowed});
+  std::string header{allowed};
+  for (auto at = header.find(" or "); at != std::string::npos; at = header.find(" or "))
+    header.replace(at, 4, ", ");
+  r.headers.emplace_back("Allow", std::move(header));
+  return r;
+}
+
 /// Maps an actor error to the HTTP answer a client can act on.
 http_response from_error(const caf::error& err) {
   if (err == caf::sec::request_timeout)
@@ -159,6 +183,31 @@ http_response from_error(const caf::error& err) {
       return error_response(409, "client_order_id_conflict", info.message);
   }
   return error_response(500, "internal_error", "internal error");
+}
+
+/// Answers 504 `timeout` to every waiting request whose deadline has passed.
+void sweep_deadlines(self_ptr self) {
+  self->state.deadlines.fire(self, timeout_atom_v, [](const std::shared_ptr<answer_slot>& slot) {
+    if (!slot->answered) {
+      slot->answered = true;
+      slot->respond(from_error(caf::sec::request_timeout));
+    }
+  });
+}
+
+/// `respond`, called with 504 `timeout` instead when no answer came within the front's
+/// timeout; whatever comes second is dropped. For requests to actors that always answer (the
+/// router, the event log), sent with `caf::infinite`.
+responder with_deadline(self_ptr self, responder respond) {
+  auto slot = std::make_shared<answer_slot>(answer_slot{std::move(respond)});
+  self->state.deadlines.push(self->clock().now() + self->state.cfg.timeout, slot);
+  self->state.deadlines.arm(self, timeout_atom_v);
+  return [slot](http_response r) {
+    if (slot->answered)
+      return;
+    slot->answered = true;
+    slot->respond(std::move(r));
+  };
 }
 
 std::string status_of(const std::string& state) {
@@ -828,16 +877,16 @@ void handle_admin(self_ptr self, http_request& req, responder& respond) {
       return respond(json(200, users_json(all_users(st))));
     if (method == "POST")
       return create_user(self, req, respond);
-    return respond(error_response(405, "method_not_allowed", "use GET or POST"));
+    return respond(method_not_allowed("GET or POST"));
   }
   if (path == "/api/admin/stats") {
     if (method != "GET")
-      return respond(error_response(405, "method_not_allowed", "use GET"));
+      return respond(method_not_allowed("GET"));
     return respond(json(200, stats_json(st)));
   }
   if (auto params = route_match("/api/admin/users/:id", path)) {
     if (method != "PATCH")
-      return respond(error_response(405, "method_not_allowed", "use PATCH"));
+      return respond(method_not_allowed("PATCH"));
     return update_user(self, (*params)["id"], req, respond);
   }
   if (auto params = route_match("/api/admin/users/:id/tokens", path)) {
@@ -847,7 +896,7 @@ void handle_admin(self_ptr self, http_request& req, responder& respond) {
     if (method == "DELETE")
       return revoke_user_tokens(self, id, respond);
     if (method != "POST")
-      return respond(error_response(405, "method_not_allowed", "use POST or DELETE"));
+      return respond(method_not_allowed("POST or DELETE"));
     if (!req.body.empty())
       return respond(error_response(400, "invalid_body", "this request takes no body"));
     auto [token, write] = new_token(id, "api", 0);
@@ -936,12 +985,12 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
 
   if (path == "/api/brokers/user/configured") {
     if (method != "GET")
-      return respond(error_response(405, "method_not_allowed", "use GET"));
+      return respond(method_not_allowed("GET"));
     return respond(json(200, configured_json(st, user)));
   }
   if (path == "/api/brokers/compare") {
     if (method != "GET")
-      return respond(error_response(405, "method_not_allowed", "use GET"));
+      return respond(method_not_allowed("GET"));
     return respond(json(200, broker_catalogue_json()));
   }
   if (path.starts_with("/api/admin/")) {
@@ -951,12 +1000,12 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
   }
   if (auto params = route_match("/api/brokers/:id/primary", path)) {
     if (method != "POST")
-      return respond(error_response(405, "method_not_allowed", "use POST"));
+      return respond(method_not_allowed("POST"));
     return set_primary(self, user, (*params)["id"], respond);
   }
   if (path == "/api/brokers/schwab/oauth/start") {
     if (method != "POST")
-      return respond(error_response(405, "method_not_allowed", "use POST"));
+      return respond(method_not_allowed("POST"));
     auto parsed = parse_connect_request("schwab", req.body, st.cfg.allow_custom_hosts);
     if (!parsed)
       return respond(error_response(parsed.error()));
@@ -969,7 +1018,7 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     if (!params)
       continue;
     if (method != "POST")
-      return respond(error_response(405, "method_not_allowed", "use POST"));
+      return respond(method_not_allowed("POST"));
     auto parsed = parse_connect_request((*params)["broker"], req.body, st.cfg.allow_custom_hosts);
     if (!parsed)
       return respond(error_response(parsed.error()));
@@ -999,14 +1048,15 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
         if (auto refused = premium_check(user, *broker))
           return respond(std::move(*refused));
       auto broker_name = st.conns[o.connection].record.broker;
-      self->request(st.cfg.router, timeout, place_atom_v, std::move(o))
+      auto answer = with_deadline(self, respond);
+      self->request(st.cfg.router, caf::infinite, place_atom_v, std::move(o))
           .then(
-              [self, respond, broker_name](place_result& r) {
+              [self, answer, broker_name](place_result& r) {
                 if (r.created)
                   ++self->state.orders_by_broker[broker_name];
-                respond(json(r.created ? 201 : 200, order_json(r.order)));
+                answer(json(r.created ? 201 : 200, order_json(r.order)));
               },
-              [respond](caf::error& err) { respond(from_error(err)); });
+              [answer](caf::error& err) { answer(from_error(err)); });
       return;
     }
     if (method == "GET") {
@@ -1017,43 +1067,46 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
       bool owned = known != st.conns.end() && known->second.record.user == user.id;
       if (!conn_id.empty() && known != st.conns.end() && !owned)
         return respond(error_response(404, "unknown_connection", "no connection " + conn_id));
-      self->request(st.cfg.router, timeout, list_atom_v, user.id, conn_id)
+      auto answer = with_deadline(self, respond);
+      self->request(st.cfg.router, caf::infinite, list_atom_v, user.id, conn_id)
           .then(
-              [respond, conn_id, owned](order_list& orders) {
+              [answer, conn_id, owned](order_list& orders) {
                 if (!conn_id.empty() && !owned && orders.empty())
-                  return respond(
+                  return answer(
                       error_response(404, "unknown_connection", "no connection " + conn_id));
-                respond(json(200, orders_json(orders)));
+                answer(json(200, orders_json(orders)));
               },
-              [respond](caf::error& err) { respond(from_error(err)); });
+              [answer](caf::error& err) { answer(from_error(err)); });
       return;
     }
-    return respond(error_response(405, "method_not_allowed", "use GET or POST"));
+    return respond(method_not_allowed("GET or POST"));
   }
   if (auto params = route_match("/api/brokers/:id", path)) {
     if (method != "DELETE")
-      return respond(error_response(405, "method_not_allowed", "use DELETE"));
+      return respond(method_not_allowed("DELETE"));
     return remove_connection(self, user, (*params)["id"], respond);
   }
   if (auto params = route_match("/api/orders/:id", path)) {
     auto id = (*params)["id"];
     if (method == "GET") {
-      self->request(st.cfg.router, timeout, get_atom_v, user.id, id)
-          .then([respond](engine::order& o) { respond(json(200, order_json(o))); },
-                [respond](caf::error& err) { respond(from_error(err)); });
+      auto answer = with_deadline(self, respond);
+      self->request(st.cfg.router, caf::infinite, get_atom_v, user.id, id)
+          .then([answer](engine::order& o) { answer(json(200, order_json(o))); },
+                [answer](caf::error& err) { answer(from_error(err)); });
       return;
     }
     if (method == "DELETE") {
-      self->request(st.cfg.router, timeout, cancel_atom_v, user.id, id)
-          .then([respond](engine::order& o) { respond(json(202, order_json(o))); },
-                [respond](caf::error& err) { respond(from_error(err)); });
+      auto answer = with_deadline(self, respond);
+      self->request(st.cfg.router, caf::infinite, cancel_atom_v, user.id, id)
+          .then([answer](engine::order& o) { answer(json(202, order_json(o))); },
+                [answer](caf::error& err) { answer(from_error(err)); });
       return;
     }
-    return respond(error_response(405, "method_not_allowed", "use GET or DELETE"));
+    return respond(method_not_allowed("GET or DELETE"));
   }
   if (path == "/api/events") {
     if (method != "GET")
-      return respond(error_response(405, "method_not_allowed", "use GET"));
+      return respond(method_not_allowed("GET"));
     auto since = query_uint(req.query, "since");
     if (!since)
       return respond(error_response(since.error()));
@@ -1092,7 +1145,7 @@ void handle_api(self_ptr self, const persistence::user_record& user, http_reques
     if (!params)
       continue;
     if (method != "GET")
-      return respond(error_response(405, "method_not_allowed", "use GET"));
+      return respond(method_not_allowed("GET"));
     auto it = st.conns.find((*params)["id"]);
     if (it == st.conns.end() || it->second.record.user != user.id)
       return respond(error_response(404, "unknown_connection", "no connection " + (*params)["id"]));
@@ -1167,9 +1220,11 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           [](update_atom, std::string&, order_update&) {},
       };
     });
-    // Live connection states come from the log, like every other subscriber's view.
+    // Live connection states come from the log, like every other subscriber's view; the
+    // order traffic is not sent here.
     self->request(self->state.cfg.log, caf::infinite, subscribe_atom_v, caf::actor{self},
-                  self->state.cfg.follow_from)
+                  self->state.cfg.follow_from,
+                  std::string{persistence::event_types::connection_prefix})
         .then([](std::uint64_t) {},
               [](caf::error& err) {
                 log::error("http_front", "cannot subscribe to the event log: " +
@@ -1182,7 +1237,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
             return respond(error_response(503, "shutting_down", "brokerd is shutting down"));
           if (req.path == "/healthz") {
             if (req.method != "GET" && req.method != "HEAD")
-              return respond(error_response(405, "method_not_allowed", "use GET"));
+              return respond(method_not_allowed("GET"));
             return respond(json(200, R"({"status":"ok"})"));
           }
           if (!req.path.starts_with("/api/"))
@@ -1191,12 +1246,12 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           // sign-in's state is the credential.
           if (req.path == "/api/brokers/schwab/oauth/callback") {
             if (req.method != "GET")
-              return respond(error_response(405, "method_not_allowed", "use GET"));
+              return respond(method_not_allowed("GET"));
             return schwab_oauth_callback(self, req, respond);
           }
           if (req.path == "/api/auth/login") {
             if (req.method != "POST")
-              return respond(error_response(405, "method_not_allowed", "use POST"));
+              return respond(method_not_allowed("POST"));
             if (auto limited = rate_check(self, "login:" + req.remote_address))
               return respond(std::move(*limited));
             return login(self, req, respond);
@@ -1208,7 +1263,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           const bool by_cookie = credential->by_cookie;
           const auto& token = credential->token;
           auto now = now_ns();
-          auto found = authenticate_token(*st.cfg.reader, token, now);
+          auto found = st.tokens.resolve(*st.cfg.reader, token, now);
           if (!found) {
             forget_if_expired(self, token, now);
             return respond(error_response(401, "unauthorized", "unknown or revoked token"));
@@ -1229,7 +1284,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
             auto allowed = req.path == "/api/auth/logout" ? "POST" : "DELETE";
             if (req.method != allowed)
               return respond(
-                  error_response(405, "method_not_allowed", std::string{"use "} + allowed));
+                  method_not_allowed(allowed));
             return logout(self, token, respond);
           }
           handle_api(self, user, req, respond);
@@ -1256,6 +1311,7 @@ caf::actor spawn_front(caf::actor_system& sys, front_config cfg) {
           on_code_exchange(self, id, r);
         },
         [self](stop_atom) { self->state.stopping = true; },
+        [self](timeout_atom) { sweep_deadlines(self); },
         [self](list_atom) {
           std::vector<caf::actor> out;
           for (const auto& [id, view] : self->state.conns)

@@ -17,10 +17,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "api/http_server.hpp"
 #include "tests/integration/support/brokerd_instance.hpp"
@@ -106,6 +109,70 @@ figures run_wrk(const options& o, const std::filesystem::path& script, std::uint
   return f;
 }
 
+/// CPU time and context switches of a process's threads, summed by thread name, from
+/// /proc/PID/task (Linux).
+struct thread_use {
+  double cpu_s = 0;
+  long switches = 0;
+};
+using usage = std::map<std::string, thread_use>;
+
+usage sample_threads(pid_t pid) {
+  usage out;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  auto dir = std::filesystem::path{"/proc"} / std::to_string(pid) / "task";
+  for (const auto& task : std::filesystem::directory_iterator{dir, ec}) {
+    std::string comm;
+    std::getline(std::ifstream{task.path() / "comm"}, comm);
+    // utime and stime are fields 14 and 15 of stat, counted after the ")" that ends comm.
+    std::string stat;
+    std::getline(std::ifstream{task.path() / "stat"}, stat);
+    auto close = stat.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    std::istringstream fields{stat.substr(close + 2)};
+    std::string skip;
+    for (int i = 3; i < 14; ++i)
+      fields >> skip;
+    long utime = 0;
+    long stime = 0;
+    fields >> utime >> stime;
+    auto& use = out[comm];
+    use.cpu_s += static_cast<double>(utime + stime) / tick;
+    std::ifstream status{task.path() / "status"};
+    std::string line;
+    while (std::getline(status, line))
+      if (line.starts_with("voluntary_ctxt_switches:") ||
+          line.starts_with("nonvoluntary_ctxt_switches:"))
+        use.switches += std::stol(line.substr(line.find(':') + 1));
+  }
+  return out;
+}
+
+/// Prints what each thread group spent per request between two samples.
+void print_breakdown(const usage& before, const usage& after, long requests, const char* who) {
+  if (requests <= 0)
+    return;
+  double total_us = 0;
+  long total_switches = 0;
+  std::printf("  %s threads, per request (CPU from /proc):\n", who);
+  for (const auto& [name, end] : after) {
+    auto it = before.find(name);
+    thread_use start = it == before.end() ? thread_use{} : it->second;
+    double us = (end.cpu_s - start.cpu_s) * 1e6 / static_cast<double>(requests);
+    long sw = end.switches - start.switches;
+    if (us < 0.05 && sw == 0)
+      continue;
+    total_us += us;
+    total_switches += sw;
+    std::printf("    %-18s %7.1f us CPU  %5.2f context switches\n", name.c_str(), us,
+                static_cast<double>(sw) / static_cast<double>(requests));
+  }
+  std::printf("    %-18s %7.1f us CPU  %5.2f context switches\n", "all", total_us,
+              static_cast<double>(total_switches) / static_cast<double>(requests));
+}
+
 void print(const char* name, const figures& f) {
   std::printf("%-44s %9.0f req/s  p50 %6.2f ms  p95 %6.2f ms  p99 %6.2f ms  (%ld requests, "
               "%ld errors)\n",
@@ -179,10 +246,16 @@ int main(int argc, char** argv) {
   auto get = run_wrk(o, script, server.port(), "/api/brokers/user/configured", "GET", "",
                      server.token());
   print("brokerd: GET /api/brokers/user/configured", get);
+  auto bare_before = sample_threads(::getpid());
   auto base_post = run_wrk(o, script, (*bare)->port(), "/api/orders", "POST", order_body, "");
+  auto bare_after = sample_threads(::getpid());
   print("baseline: bare handler, POST", base_post);
+  print_breakdown(bare_before, bare_after, base_post.requests, "bare server");
+  auto before = sample_threads(server.process().pid());
   auto post = run_wrk(o, script, server.port(), "/api/orders", "POST", order_body, server.token());
+  auto after = sample_threads(server.process().pid());
   print("brokerd: POST /api/orders (paper, limit)", post);
+  print_breakdown(before, after, post.requests, "brokerd");
 
   std::printf("\nratio to the baseline (requests/s): GET %.3f, POST %.3f (goal >= 0.5)\n",
               get.requests_per_s / base_get.requests_per_s,

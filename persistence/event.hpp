@@ -44,6 +44,8 @@ inline constexpr std::string_view order_fill = "order.fill";
 inline constexpr std::string_view order_anomaly = "order.anomaly";
 /// A connection's session changed state (`state`, with `reason`).
 inline constexpr std::string_view connection_state = "connection.state";
+/// The prefix of every connection event type (for subscribers that follow only those).
+inline constexpr std::string_view connection_prefix = "connection.";
 } // namespace event_types
 
 /// One record of the event log. Fields that do not apply to a type stay empty/nullopt and
@@ -88,6 +90,14 @@ struct event {
 };
 
 using event_batch = std::vector<event>;
+
+/// A batch of the one event `ev`, moved in (a braced `event_batch{ev}` would copy it out of
+/// its initializer list).
+inline event_batch single_event(event ev) {
+  event_batch out;
+  out.push_back(std::move(ev));
+  return out;
+}
 
 /// Builds the order.submitted event for `o`: none → pending_new with every order field,
 /// `source` local (seq and ts are set by the log).

@@ -104,12 +104,13 @@ event_log::event_log(database db, wall_clock clock, std::uint64_t last_seq)
 
 event_log::event_log(event_log&& other) noexcept
     : db_(std::move(other.db_)), clock_(std::move(other.clock_)), last_seq_(other.last_seq_.load()),
-      value_buffer_(std::move(other.value_buffer_)), key_buffer_(std::move(other.key_buffer_)) {}
+      registry_generation_(other.registry_generation_.load()), value_buffer_(std::move(other.value_buffer_)), key_buffer_(std::move(other.key_buffer_)) {}
 
 event_log& event_log::operator=(event_log&& other) noexcept {
   db_ = std::move(other.db_);
   clock_ = std::move(other.clock_);
   last_seq_ = other.last_seq_.load();
+  registry_generation_ = other.registry_generation_.load();
   value_buffer_ = std::move(other.value_buffer_);
   key_buffer_ = std::move(other.key_buffer_);
   return *this;
@@ -229,6 +230,13 @@ std::expected<std::uint64_t, error> event_log::commit(std::span<const append_gro
                                            std::to_string(seq) + " to " + describe(db_)));
   }
   last_seq_ = seq;
+  // After the write is visible: a reader that saw the old generation before reading may have
+  // read the old value, and sees the generation change.
+  for (const auto& g : groups)
+    if (!g.registry.empty()) {
+      registry_generation_.fetch_add(1, std::memory_order_release);
+      break;
+    }
   return seq;
 }
 

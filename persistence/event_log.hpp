@@ -116,6 +116,13 @@ public:
   /// `poll_after` or `catch_up`.
   [[nodiscard]] std::uint64_t last_seq() const noexcept;
 
+  /// Changes each time registry writes of this handle are stored (after they are readable).
+  /// A cache of registry reads keeps the generation read *before* reading and is stale once
+  /// it differs. Writes of other processes or handles are not counted.
+  [[nodiscard]] std::uint64_t registry_generation() const noexcept {
+    return registry_generation_.load(std::memory_order_acquire);
+  }
+
   /// Reads up to `limit` records with seq >= `from_seq`, in sequence order. A record that
   /// cannot be decoded, or whose "seq" differs from its key, is returned with its sequence
   /// number and a `corrupt_record` (or `unsupported_version`) error, and reading goes on past
@@ -181,6 +188,7 @@ private:
   database db_;
   wall_clock clock_;
   std::atomic<std::uint64_t> last_seq_ = 0;
+  std::atomic<std::uint64_t> registry_generation_ = 0;
   /// Encoding buffers reused across appends (writer thread only).
   std::string value_buffer_;
   std::string key_buffer_;

@@ -291,6 +291,41 @@ TEST_CASE("an unsubscribed actor gets no further events", "[event_log_actor]") {
   CHECK_FALSE(extra);
 }
 
+TEST_CASE("a subscriber with a type prefix gets only those events, history and live",
+          "[event_log_actor]") {
+  log_fixture f;
+  auto connection_event = [](std::string state) {
+    event ev;
+    ev.type = std::string{persistence::event_types::connection_state};
+    ev.user = "alice";
+    ev.connection = "paper-1";
+    ev.state = std::move(state);
+    return ev;
+  };
+  // History: two order events around one connection event.
+  REQUIRE(f.append(batch_of(1, "o-1")).has_value());
+  REQUIRE(f.append(event_batch{connection_event("ready")}).has_value());
+  REQUIRE(f.append(batch_of(1, "o-2")).has_value());
+
+  caf::scoped_actor sub{*f.sys};
+  auto& self = *f.self;
+  REQUIRE(call<std::uint64_t>(self, f.actor, subscribe_atom_v, caf::actor_cast<caf::actor>(sub),
+                              std::uint64_t{1},
+                              std::string{persistence::event_types::connection_prefix}) == 3u);
+  // Live: an order event, then a connection event, in one group.
+  event_batch live = batch_of(1, "o-3");
+  live.push_back(connection_event("backoff"));
+  REQUIRE(f.append(std::move(live)).has_value());
+  REQUIRE(call<std::uint64_t>(self, f.actor, drain_atom_v) == 5u);
+
+  std::vector<std::pair<std::uint64_t, std::string>> seen;
+  bool more = true;
+  while (more)
+    sub->receive([&](event_atom, const event& ev) { seen.emplace_back(ev.seq, ev.state); },
+                 caf::after(std::chrono::milliseconds{200}) >> [&] { more = false; });
+  CHECK(seen == std::vector<std::pair<std::uint64_t, std::string>>{{2, "ready"}, {5, "backoff"}});
+}
+
 TEST_CASE("a subscriber that dies is dropped by the log", "[event_log_actor]") {
   log_fixture f;
   auto& self = *f.self;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -727,6 +728,107 @@ TEST_CASE("a new order without an acknowledgement becomes unknown after the plac
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   CHECK(transitions(events_of(*log, reported->order.id)) ==
         std::vector<std::string>{"pending_new>new"});
+}
+
+namespace {
+
+/// Answers the orders delegated to it after `delay`, each with its own timer.
+using acknowledger_actor =
+    caf::typed_actor<caf::replies_to<place_atom, engine::order>::with<order_ack>,
+                     caf::reacts_to<match_atom, std::string>>;
+
+acknowledger_actor::behavior_type late_acknowledger(acknowledger_actor::pointer self,
+                                                    std::chrono::milliseconds delay) {
+  using pending_map = std::map<std::string, std::pair<caf::typed_response_promise<order_ack>,
+                                                      order_ack>>;
+  auto pending = std::make_shared<pending_map>();
+  return {
+      [self, delay, pending](place_atom, engine::order& o) -> caf::result<order_ack> {
+        auto rp = self->make_response_promise<order_ack>();
+        pending->emplace(o.id, std::pair{rp, order_ack{"L-" + o.client_order_id,
+                                                       order_status::new_, {}}});
+        self->delayed_send(caf::actor_cast<acknowledger_actor>(self), delay, match_atom_v, o.id);
+        return rp;
+      },
+      [pending](match_atom, const std::string& id) {
+        if (auto it = pending->find(id); it != pending->end()) {
+          it->second.first.deliver(it->second.second);
+          pending->erase(it);
+        }
+      },
+  };
+}
+
+/// A session that acknowledges an order of quantity 1 at once and any other after `delay`.
+struct late_state {
+  // Declared so that CAF does not take the state for one built from the actor pointer.
+  late_state() = default;
+  acknowledger_actor acknowledger;
+};
+
+broker_session_actor::behavior_type
+late_session(broker_session_actor::stateful_pointer<late_state> self, caf::actor supervisor,
+             std::chrono::milliseconds delay) {
+  self->state.acknowledger = self->spawn<caf::linked>(late_acknowledger, delay);
+  self->anon_send(supervisor, state_atom_v, connection_state::ready, std::string{});
+  return {
+      [](connect_atom) { return engine::balance{}; },
+      [](balance_atom) { return engine::balance{}; },
+      [](positions_atom) { return engine::position_list{}; },
+      [self](place_atom a, engine::order& o) -> caf::result<order_ack> {
+        if (o.quantity == engine::decimal::parse("1").value())
+          return order_ack{"L-" + o.client_order_id, order_status::new_, {}};
+        return self->delegate(self->state.acknowledger, a, std::move(o));
+      },
+      [](cancel_atom, engine::order&) -> caf::result<order_ack> {
+        return make_error(errc::order_not_cancelable, "never");
+      },
+      [](status_atom, engine::order&) -> caf::result<order_update> {
+        return make_error(errc::not_found_at_broker, "never");
+      },
+  };
+}
+
+} // namespace
+
+TEST_CASE("every order of a burst without an acknowledgement in time becomes unknown once; an "
+          "acknowledgement after the deadline changes nothing",
+          "[order_router]") {
+  temp_dir dir;
+  auto log = open_log(dir.sub("events"));
+  router_config cfg;
+  cfg.place_timeout = std::chrono::milliseconds{300};
+  core c{log, nullptr, {}, cfg};
+  connection_spec spec;
+  spec.id = "late-1";
+  spec.user = "alice";
+  c.connect(spec, [](caf::local_actor* parent, const connection_spec&, caf::actor supervisor,
+                     caf::actor) {
+    return parent->spawn(late_session, std::move(supervisor), std::chrono::milliseconds{700});
+  });
+  std::vector<std::string> slow;
+  std::vector<std::string> quick;
+  for (int i = 0; i < 6; ++i) {
+    auto placed = c.place(market("alice", "late-1", "AAPL", i % 2 == 0 ? "2" : "1"));
+    REQUIRE(placed.has_value());
+    (i % 2 == 0 ? slow : quick).push_back(placed->order.id);
+  }
+  for (const auto& id : quick)
+    REQUIRE(wait_for_logged_status(*log, id, order_status::new_));
+  for (const auto& id : slow)
+    REQUIRE(wait_for_logged_status(*log, id, order_status::unknown));
+  // Past the late acknowledgements: each slow order went unknown once and stayed there.
+  std::this_thread::sleep_for(std::chrono::milliseconds{2'500});
+  for (const auto& id : slow) {
+    INFO(id);
+    CHECK(transitions(events_of(*log, id)) == std::vector<std::string>{"pending_new>unknown"});
+    auto now = c.get("alice", id);
+    REQUIRE(now.has_value());
+    CHECK(now->status == order_status::unknown);
+    CHECK(now->reason == "no acknowledgement from the broker within 300 ms");
+  }
+  for (const auto& id : quick)
+    CHECK(transitions(events_of(*log, id)) == std::vector<std::string>{"pending_new>new"});
 }
 
 namespace {

@@ -41,6 +41,9 @@ event_log_actor::behavior_type recording_log(event_log_actor::pointer,
       [out](subscribe_atom, caf::actor&, std::uint64_t) {
         return static_cast<std::uint64_t>(out->size());
       },
+      [out](subscribe_atom, caf::actor&, std::uint64_t, std::string&) {
+        return static_cast<std::uint64_t>(out->size());
+      },
       [](unsub_atom, const caf::actor&) {},
       [out](drain_atom) { return static_cast<std::uint64_t>(out->size()); },
   };

@@ -207,3 +207,65 @@ TEST_CASE("session_cookie finds brokerd_session among the cookies and refuses ba
       session_cookie(std::string{"brokerd_session=abcdef"} + '\x01' + "0123456789").has_value());
   CHECK_FALSE(session_cookie("").has_value());
 }
+
+TEST_CASE("the token cache answers like the registry: revocations, user changes and expiry are "
+          "seen at once",
+          "[auth]") {
+  temp_dir dir{"brokerd-auth-cache"};
+  auto log = open_log(dir.path());
+  add_user(*log, "usr_a", "token-a-0123456789");
+  persistence::token_record session{"usr_a", "session", 1'000, 10};
+  std::vector<persistence::registry_write> writes{
+      {brokerd::api::token_key("session-a-0123456789"), persistence::encode_token(session)}};
+  REQUIRE(log->append({}, true, writes).has_value());
+
+  brokerd::api::token_cache cache;
+  auto first = cache.resolve(*log, "token-a-0123456789", 500);
+  REQUIRE(first.has_value());
+  CHECK(first->user.id == "usr_a");
+  CHECK(cache.size() == 1);
+  CHECK_FALSE(cache.resolve(*log, "unknown-token-0123456789", 500).has_value());
+  CHECK(cache.size() == 1); // refusals are not kept
+
+  // Events alone change no registry record: the cache stays.
+  persistence::event ev;
+  ev.type = "order.status";
+  ev.order_id = "ord_1";
+  persistence::event_batch batch{ev};
+  REQUIRE(log->append(batch, false).has_value());
+  REQUIRE(cache.resolve(*log, "session-a-0123456789", 999).has_value());
+  CHECK(cache.size() == 2);
+  // Expiry is checked on each use, cached or not.
+  CHECK_FALSE(cache.resolve(*log, "session-a-0123456789", 1'000).has_value());
+
+  // A user change is read again.
+  persistence::user_record changed = first->user;
+  changed.tier = "premium";
+  std::vector<persistence::registry_write> patch{
+      {std::string{persistence::registry_keys::user} + "usr_a", persistence::encode_user(changed)}};
+  REQUIRE(log->append({}, true, patch).has_value());
+  auto again = cache.resolve(*log, "token-a-0123456789", 500);
+  REQUIRE(again.has_value());
+  CHECK(again->user.tier == "premium");
+
+  // A revoked token is refused at once.
+  std::vector<persistence::registry_write> revoke{
+      {brokerd::api::token_key("token-a-0123456789"), std::nullopt}};
+  REQUIRE(log->append({}, true, revoke).has_value());
+  CHECK_FALSE(cache.resolve(*log, "token-a-0123456789", 500).has_value());
+}
+
+TEST_CASE("the token cache holds at most its capacity", "[auth]") {
+  temp_dir dir{"brokerd-auth-cache-cap"};
+  auto log = open_log(dir.path());
+  for (int i = 0; i < 5; ++i)
+    add_user(*log, "usr_" + std::to_string(i), "token-" + std::to_string(i) + "-0123456789");
+  brokerd::api::token_cache cache{3};
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 5; ++i) {
+      auto found = cache.resolve(*log, "token-" + std::to_string(i) + "-0123456789", 1);
+      REQUIRE(found.has_value());
+      CHECK(found->user.id == "usr_" + std::to_string(i));
+      CHECK(cache.size() <= 3);
+    }
+}

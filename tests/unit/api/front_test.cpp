@@ -701,20 +701,26 @@ TEST_CASE_METHOD(gateway, "a working order is canceled by its owner only; a fini
 }
 
 TEST_CASE_METHOD(gateway, "each route refuses the methods it does not serve with 405", "[front]") {
-  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
-           {"POST", "/api/brokers/user/configured"},
-           {"PUT", "/api/orders"},
-           {"DELETE", "/api/orders"},
-           {"PATCH", "/api/orders/ord_1"},
-           {"POST", "/api/orders/ord_1"},
-           {"POST", "/api/events"},
-           {"POST", "/api/connections/conn-admin/balance"},
-           {"DELETE", "/api/connections/conn-admin/positions"},
+  struct refused {
+    std::string method;
+    std::string target;
+    std::string allow;
+  };
+  for (const auto& [method, target, allow] : std::vector<refused>{
+           {"POST", "/api/brokers/user/configured", "GET"},
+           {"PUT", "/api/orders", "GET, POST"},
+           {"DELETE", "/api/orders", "GET, POST"},
+           {"PATCH", "/api/orders/ord_1", "GET, DELETE"},
+           {"POST", "/api/orders/ord_1", "GET, DELETE"},
+           {"POST", "/api/events", "GET"},
+           {"POST", "/api/connections/conn-admin/balance", "GET"},
+           {"DELETE", "/api/connections/conn-admin/positions", "GET"},
        }) {
     INFO(method << " " << target);
     auto r = send(method, target, admin_token);
     CHECK(r.status == 405);
     CHECK(error_of(r) == "method_not_allowed");
+    CHECK(r.header("Allow") == allow);
   }
   // None of them did anything.
   CHECK(ids_of(send("GET", "/api/orders", admin_token)).empty());

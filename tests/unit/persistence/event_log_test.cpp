@@ -540,3 +540,22 @@ TEST_CASE("the log keeps working after being moved") {
   CHECK(moved.append(next, false).value() == 2);
   CHECK(moved.last_seq() == 2);
 }
+
+TEST_CASE("the registry generation changes with every stored registry write, not with events") {
+  temp_dir tmp;
+  auto log = open_log(tmp.path());
+  auto g0 = log.registry_generation();
+  event_batch events{status_event("o", order_status::new_, order_status::filled)};
+  REQUIRE(log.append(events, false).has_value());
+  CHECK(log.registry_generation() == g0);
+  REQUIRE(log.put("user/alice", "{}").has_value());
+  auto g1 = log.registry_generation();
+  CHECK(g1 != g0);
+  REQUIRE(log.erase("user/alice").has_value());
+  auto g2 = log.registry_generation();
+  CHECK(g2 != g1);
+  // A refused write stores nothing and changes nothing.
+  std::vector<registry_write> empty_key{{"", std::string{"x"}}};
+  CHECK_FALSE(log.append({}, true, empty_key).has_value());
+  CHECK(log.registry_generation() == g2);
+}
