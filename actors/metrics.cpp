@@ -186,6 +186,20 @@ histogram& registry::histogram_series(std::string_view name, std::string_view he
   return *slot;
 }
 
+void registry::hide(std::string name, std::string value) {
+  std::lock_guard lock{mutex_};
+  hidden_.emplace(std::move(name), std::move(value));
+}
+
+bool registry::hidden(const labels& l) const {
+  if (hidden_.empty())
+    return false;
+  for (const auto& label : l)
+    if (hidden_.contains(label))
+      return true;
+  return false;
+}
+
 std::string registry::render_prometheus() const {
   std::lock_guard lock{mutex_};
   std::string out;
@@ -193,10 +207,14 @@ std::string registry::render_prometheus() const {
     out += "# HELP " + name + ' ' + escape_help(f.help) + '\n';
     out += "# TYPE " + name + ' ' + std::string{type_name(f.type)} + '\n';
     for (const auto& [l, c] : f.counters)
-      out += name + render_labels(l) + ' ' + std::to_string(c->value()) + '\n';
+      if (!hidden(l))
+        out += name + render_labels(l) + ' ' + std::to_string(c->value()) + '\n';
     for (const auto& [l, g] : f.gauges)
-      out += name + render_labels(l) + ' ' + std::to_string(g->value()) + '\n';
+      if (!hidden(l))
+        out += name + render_labels(l) + ' ' + std::to_string(g->value()) + '\n';
     for (const auto& [l, h] : f.histograms) {
+      if (hidden(l))
+        continue;
       auto counts = h->cumulative_counts();
       auto bounds = h->bounds();
       for (std::size_t i = 0; i < counts.size(); ++i) {
@@ -307,6 +325,10 @@ const connection_metrics& for_connection(std::string_view broker, std::string_vi
                                             duration_buckets, with("result", "reject"));
   slot = std::move(m);
   return *slot;
+}
+
+void retire_connection(std::string_view connection) {
+  default_registry().hide("connection", std::string{connection});
 }
 
 void record_connection_test(std::string_view broker, bool ok) {

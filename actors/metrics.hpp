@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -129,6 +130,11 @@ public:
   /// its HELP and TYPE lines only. Label values and help texts are escaped.
   [[nodiscard]] std::string render_prometheus() const;
 
+  /// Stops rendering every series, present or future, whose label `name` has `value` (a
+  /// removed connection's). The series stay in memory, so references to them stay valid and
+  /// whoever still counts on them does no harm.
+  void hide(std::string name, std::string value);
+
 private:
   enum class kind : std::uint8_t { counter, gauge, histogram };
   struct family {
@@ -144,8 +150,11 @@ private:
   family& family_of(std::string_view name, std::string_view help, kind type,
                     std::span<const double> bounds, labels& l);
 
+  [[nodiscard]] bool hidden(const labels& l) const;
+
   mutable std::mutex mutex_;
   std::map<std::string, family, std::less<>> families_;
+  std::set<std::pair<std::string, std::string>> hidden_;
 };
 
 /// The registry of this process: what brokerd's `GET /metrics` shows and where its
@@ -193,6 +202,9 @@ struct connection_metrics {
 /// The series of connection `connection` of `broker`, created on first use; the reference
 /// stays valid for the process. Thread-safe.
 const connection_metrics& for_connection(std::string_view broker, std::string_view connection);
+
+/// Hides the series of connection `connection` from `GET /metrics` once it is removed.
+void retire_connection(std::string_view connection);
 
 /// Counts one connection test (POST /api/brokers/:broker/test) under
 /// brokerd_connection_tests_total{broker, result="ok"|"failed"}. Thread-safe.

@@ -569,6 +569,7 @@ void remove_connection(self_ptr self, const persistence::user_record& user, cons
             if (c->second.supervisor)
               self->send(c->second.supervisor, stop_atom_v);
             self->send(s.cfg.router, detach_atom_v, id);
+            actors::metrics::retire_connection(id);
             s.conns.erase(c);
             respond(json(200, R"({"connectionId":")" + id + R"(","removed":true})"));
           },

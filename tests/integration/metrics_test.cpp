@@ -366,6 +366,17 @@ TEST_CASE("brokerd --metrics serves a Prometheus page without a token whose coun
 
   // Only GET and HEAD.
   CHECK(client.request("POST", "/metrics", "{}").status == 405);
+
+  // A removed connection leaves the page: no state, queue or latency of it stays behind.
+  REQUIRE(client.request("DELETE", "/api/brokers/" + ibkr, {}, server.auth()).status == 200);
+  auto after = client.request("GET", "/metrics");
+  REQUIRE(after.status == 200);
+  scrape later{after.body};
+  for (const auto& p : later.problems)
+    FAIL_CHECK(p);
+  CHECK(after.body.find("connection=\"" + ibkr + "\"") == std::string::npos);
+  CHECK(later.value("brokerd_connection_state", {{"connection", paper}, {"state", "ready"}}) ==
+        1.0);
 }
 
 TEST_CASE("without --metrics, /metrics is not served", "[metrics]") {

@@ -49,6 +49,26 @@ TEST_CASE("a small registry renders as exact Prometheus text, families and label
                                  "x_total{a=\"1\",b=\"2\"} 3\n");
 }
 
+TEST_CASE("hidden series are left out of the page but still count", "[metrics]") {
+  metrics::registry r;
+  auto& gone = r.counter_series("x_total", "Things done.", {{"connection", "c1"}, {"lane", "q"}});
+  r.counter_series("x_total", "Things done.", {{"connection", "c2"}, {"lane", "q"}}).inc();
+  auto& h = r.histogram_series("lat_seconds", "Latency.", two_buckets, {{"connection", "c1"}});
+  r.hide("connection", "c1");
+  gone.inc(5); // a session still holding the series does no harm
+  h.observe(0.25);
+  // A series of the hidden connection made afterwards stays hidden too.
+  r.gauge_series("depth", "Queue depth.", {{"connection", "c1"}}).set(3);
+  CHECK(gone.value() == 5);
+  CHECK(r.render_prometheus() == "# HELP depth Queue depth.\n"
+                                 "# TYPE depth gauge\n"
+                                 "# HELP lat_seconds Latency.\n"
+                                 "# TYPE lat_seconds histogram\n"
+                                 "# HELP x_total Things done.\n"
+                                 "# TYPE x_total counter\n"
+                                 "x_total{connection=\"c2\",lane=\"q\"} 1\n");
+}
+
 TEST_CASE("label values and help texts are escaped", "[metrics]") {
   metrics::registry r;
   r.counter_series("c_total", "Back\\slash and\nnew line.", {{"v", "a\"b\\c\nd"}}).inc();
