@@ -1,7 +1,9 @@
 #include "config/options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
+#include <utility>
 
 namespace brokerd::config {
 
@@ -25,6 +27,25 @@ std::expected<bool, std::string> parse_bool(const std::string& name, const std::
   return std::unexpected("--" + name + " needs true or false, got '" + text + "'");
 }
 
+/// "R" or "R/B": R 0..100000 requests per second, B 1..1000000 (default 2 R, at least 1).
+std::expected<std::pair<std::uint32_t, std::uint32_t>, std::string>
+parse_rate(const std::string& text) {
+  auto slash = text.find('/');
+  auto rate = parse_uint<std::uint32_t>("api-rate-limit", text.substr(0, slash), 100'000);
+  if (!rate)
+    return std::unexpected("--api-rate-limit needs R or R/B (requests per second and burst), " +
+                           std::string{"got '"} + text + "'");
+  std::uint32_t burst = std::max<std::uint32_t>(1, *rate * 2);
+  if (slash != std::string::npos) {
+    auto b = parse_uint<std::uint32_t>("api-rate-limit", text.substr(slash + 1), 1'000'000);
+    if (!b || *b == 0)
+      return std::unexpected("--api-rate-limit needs a burst from 1 to 1000000, got '" + text +
+                             "'");
+    burst = *b;
+  }
+  return std::pair{*rate, burst};
+}
+
 } // namespace
 
 std::string usage() {
@@ -44,6 +65,9 @@ std::string usage() {
          "  --metrics                 serve GET /metrics (Prometheus text format) without a token\n"
          "  --master-key-file FILE    the credential vault's keys (default DATA_DIR/master.key,\n"
          "                            created 0600 on first start; BROKERD_MASTER_KEY overrides)\n"
+         "  --api-rate-limit R[/B]    each user's API requests per second and burst (default\n"
+         "                            20/40; 0 turns the limit off)\n"
+         "  --rate-limit-admins       limit administrators too (they are exempt by default)\n"
          "  --help                    this text\n";
 }
 
@@ -84,6 +108,19 @@ std::expected<options, std::string> parse(const std::vector<std::string>& args) 
       if (auto ok = flag(); !ok)
         return std::unexpected(ok.error());
       opts.metrics = true;
+    } else if (name == "rate-limit-admins") {
+      if (auto ok = flag(); !ok)
+        return std::unexpected(ok.error());
+      opts.rate_limit_admins = true;
+    } else if (name == "api-rate-limit") {
+      auto v = value();
+      if (!v)
+        return std::unexpected(v.error());
+      auto rate = parse_rate(*v);
+      if (!rate)
+        return std::unexpected(rate.error());
+      opts.api_rate_per_second = rate->first;
+      opts.api_rate_burst = rate->second;
     } else if (name == "allow-custom-hosts") {
       if (auto ok = flag(); !ok)
         return std::unexpected(ok.error());

@@ -41,6 +41,13 @@ struct options {
   /// --master-key-file: the vault's key file (mode 0600, one base64 key per line, the first
   /// one current); empty: DATA_DIR/master.key. BROKERD_MASTER_KEY, when set, is used instead.
   std::filesystem::path master_key_file;
+  /// --api-rate-limit R[/B]: each user's API requests per second sustained (R, 0 turns the
+  /// limit off) and the burst saved up (B, default 2 R); beyond it 429 with Retry-After.
+  std::uint32_t api_rate_per_second = 20;
+  std::uint32_t api_rate_burst = 40;
+  /// --rate-limit-admins: administrators are limited too (they are not by default: the
+  /// operator's own tools run as the admin).
+  bool rate_limit_admins = false;
   bool help = false;
 };
 

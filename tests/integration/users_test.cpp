@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -388,6 +389,32 @@ TEST_CASE_METHOD(fixture, "a burst beyond a user's rate limit gets 429 with Retr
   // Other users are not slowed by hank; the admin is not limited.
   for (int i = 0; i < 60; ++i)
     REQUIRE(admin("GET", "/api/brokers/user/configured").status == 200);
+}
+
+TEST_CASE("brokerd's --api-rate-limit and --rate-limit-admins set the limit, the admin's too",
+          "[integration][users]") {
+  temp_dir dir{"brokerd-rate-flags"};
+  brokerd_instance server{dir.path() / "data", {"--api-rate-limit", "2/3", "--rate-limit-admins"}};
+  http_client client{server.port()};
+  // Starting the instance took the admin's tokens (it reads the connections): let the bucket
+  // fill up again (3 at 2 a second).
+  std::this_thread::sleep_for(std::chrono::milliseconds{2'000});
+  int ok = 0;
+  int limited = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = client.request("GET", "/api/brokers/user/configured", {}, server.auth());
+    if (r.status == 200) {
+      ++ok;
+    } else {
+      REQUIRE(r.status == 429);
+      CHECK(error_of(r) == "rate_limited");
+      ++limited;
+    }
+  }
+  // A burst of 3 and 2 a second: ten quick requests cannot pass more than a few.
+  CHECK(ok >= 3);
+  CHECK(ok <= 5);
+  CHECK(limited == 10 - ok);
 }
 
 TEST_CASE_METHOD(fixture, "the admin's statistics count users, connections, tests and orders",

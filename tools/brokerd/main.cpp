@@ -335,6 +335,9 @@ int run(const config::options& opts) {
   fcfg.resources = resources;
   fcfg.vault = *vault;
   fcfg.allow_custom_hosts = opts.allow_custom_hosts;
+  fcfg.api_rate_per_second = opts.api_rate_per_second;
+  fcfg.api_rate_burst = opts.api_rate_burst;
+  fcfg.rate_limit_admins = opts.rate_limit_admins;
   auto front = api::spawn_front(sys, std::move(fcfg));
   std::thread io_thread{[&ioc] { ioc.run(); }};
 

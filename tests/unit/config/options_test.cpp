@@ -15,6 +15,25 @@ TEST_CASE("no arguments give safe defaults: loopback, port 8080, fsynced status 
   CHECK_FALSE(o->metrics);
   CHECK(o->scheduler_threads == 2);
   CHECK(o->scheduler_policy == "sharing");
+  CHECK(o->api_rate_per_second == 20);
+  CHECK(o->api_rate_burst == 40);
+  CHECK_FALSE(o->rate_limit_admins);
+}
+
+TEST_CASE("the API rate limit is given as rate or rate/burst, 0 turning it off", "[config]") {
+  auto both = parse({"--api-rate-limit", "5/7", "--rate-limit-admins"});
+  REQUIRE(both);
+  CHECK(both->api_rate_per_second == 5);
+  CHECK(both->api_rate_burst == 7);
+  CHECK(both->rate_limit_admins);
+  auto rate_only = parse({"--api-rate-limit=50"});
+  REQUIRE(rate_only);
+  CHECK(rate_only->api_rate_per_second == 50);
+  CHECK(rate_only->api_rate_burst == 100);
+  auto off = parse({"--api-rate-limit", "0"});
+  REQUIRE(off);
+  CHECK(off->api_rate_per_second == 0);
+  CHECK(off->api_rate_burst == 1);
 }
 
 TEST_CASE("options are read in both --name value and --name=value forms", "[config]") {
@@ -63,6 +82,12 @@ TEST_CASE("a bad command line is an error naming the option", "[config]") {
       {{"--scheduler-policy", "fifo"}, "--scheduler-policy"},
       {{"--paper-tick-ms", "0"}, "--paper-tick-ms"},
       {{"--paper-tick-ms", "60001"}, "--paper-tick-ms"},
+      {{"--api-rate-limit", "fast"}, "--api-rate-limit"},
+      {{"--api-rate-limit", "10/0"}, "--api-rate-limit"},
+      {{"--api-rate-limit", "10/"}, "--api-rate-limit"},
+      {{"--api-rate-limit", "100001"}, "--api-rate-limit"},
+      {{"--api-rate-limit"}, "--api-rate-limit"},
+      {{"--rate-limit-admins=1"}, "--rate-limit-admins"},
   };
   for (const auto& c : cases) {
     INFO(c.names);
