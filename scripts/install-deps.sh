@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages brokerd builds and tests with, when any is missing.
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config libcaf-dev libboost-dev libssl-dev
-          rapidjson-dev librocksdb-dev catch2 libspdlog-dev gcovr clang-16 libclang-rt-16-dev)
+          rapidjson-dev librocksdb-dev catch2 libspdlog-dev libgoogle-perftools-dev gcovr clang-16
+          libclang-rt-16-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
